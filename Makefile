@@ -1,0 +1,31 @@
+# `make lab` opens the course, `make test` runs every test. Both create .venv on first use.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test notebooks slides clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Re-execute every notebook in place (CPU, fixed seeds), as they are committed.
+notebooks: $(STAMP)
+	$(BIN)/python -m lmutils.course execute notebooks/[0-9]*.ipynb
+
+slides: $(STAMP)
+	$(BIN)/python -m lmutils.slides notebooks/[0-9]*.ipynb --out build/slides
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,157 @@
+"""The course's notebook conventions, in one place.
+
+- REPO_URL: the repository the Colab badges and the Colab install point to (change it here for a fork,
+  then run `python -m lmutils.course fix notebooks/*.ipynb`).
+- SETUP_CELL: the first code cell of every notebook (installs lmutils and the data on Colab, else nothing).
+- start(): the second code cell's call (seed, plot style, Colab widgets, device).
+- check_notebook(): what tests/test_notebooks.py asserts about every notebook.
+- `python -m lmutils.course fix|execute|check NOTEBOOK...` for authors.
+"""
+
+import re
+import sys
+import time
+from pathlib import Path
+
+REPO_URL = "https://github.com/neuron-to-gpt/neuron-to-gpt"
+BRANCH = "main"
+MAX_CODE_LINES = 30  # a code cell must fit on a slide
+
+SETUP_CELL = f'''\
+# Setup: on Colab, install the course package and its data; elsewhere, do nothing.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("lmutils") is None:
+    if "google.colab" not in sys.modules:
+        raise ModuleNotFoundError("lmutils is not installed in this kernel: open the course with `make lab` "
+                                  "(see the README), or run `pip install -e .` in the repository")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "lmutils @ git+{REPO_URL}"], check=True)'''
+
+
+def colab_url(notebook: str | Path) -> str:
+    return f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/{BRANCH}/notebooks/{Path(notebook).name}"
+
+
+def badge(notebook: str | Path) -> str:
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
+
+
+def start(seed: int = 0, device=None):
+    """Seed everything, set the course's plot style, enable widgets on Colab, pick the device and say which.
+    Returns the torch.device."""
+    from .device import describe, in_colab, pick_device, seed_everything
+    from .plot import use_course_style
+
+    seed_everything(seed)
+    use_course_style()
+    if in_colab():
+        from google.colab import output  # ipywidgets 8 needs Colab's custom widget manager
+        output.enable_custom_widget_manager()
+    device = pick_device(device)
+    print(f"device: {describe(device)}")
+    return device
+
+
+# --- conventions --------------------------------------------------------------------------------
+
+REQUIRED_SECTIONS = ("What can go wrong", "Exercises", "Summary")
+
+
+def slide_type(cell) -> str:
+    """Default slide type from the cell: a level-1/2 heading starts a slide, level 3 a sub-slide."""
+    if cell.cell_type == "markdown":
+        first = cell.source.lstrip().split("\n", 1)[0]
+        if re.match(r"#{1,2} ", first):
+            return "slide"
+        if first.startswith("### "):
+            return "subslide"
+        return "-"
+    return "skip" if cell.source == SETUP_CELL else "-"
+
+
+def fix(nb, path: Path) -> None:
+    """Set what can be set mechanically: the badge in the header cell, missing slide types; drop authoring
+    tools' metadata (jupytext)."""
+    nb.metadata.pop("jupytext", None)
+    header = nb.cells[0]
+    header.source = re.sub(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", badge(path), header.source)
+    for cell in nb.cells:
+        cell.metadata.setdefault("slideshow", {}).setdefault("slide_type", slide_type(cell))
+
+
+def check_notebook(nb, path: Path) -> list[str]:
+    """Every way a notebook breaks the course's conventions (an empty list when it keeps them all)."""
+    problems = []
+    header = nb.cells[0]
+    number = path.name[:2]
+    if header.cell_type != "markdown" or not header.source.startswith(f"# {number} · "):
+        problems.append(f"first cell must be the markdown title '# {number} · …'")
+    if badge(path) not in header.source:
+        problems.append("header lacks the Colab badge (run `python -m lmutils.course fix`)")
+    if "Learning goals" not in header.source:
+        problems.append("header lacks 'Learning goals'")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code or code[0].source != SETUP_CELL:
+        problems.append("the first code cell must be lmutils.course.SETUP_CELL, exactly")
+    headings = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for section in REQUIRED_SECTIONS:
+        if not re.search(rf"^#+ .*{section}", headings, re.M | re.I):
+            problems.append(f"no '{section}' section")
+    for i, cell in enumerate(nb.cells):
+        if "slide_type" not in cell.metadata.get("slideshow", {}):
+            problems.append(f"cell {i} has no slide metadata")
+        if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CODE_LINES:
+            problems.append(f"cell {i} has {len(cell.source.splitlines())} lines: split it to fit a slide "
+                            f"(at most {MAX_CODE_LINES})")
+    counts = [c.execution_count for c in code]
+    if counts != list(range(1, len(code) + 1)):
+        problems.append("not executed top to bottom in one fresh run (run `python -m lmutils.course execute`)")
+    for i, cell in enumerate(nb.cells):
+        if any(o.output_type == "error" for o in cell.get("outputs", [])):
+            problems.append(f"cell {i} has an error in its saved output")
+    return problems
+
+
+def execute(path: Path, timeout: int = 900) -> float:
+    """Run a notebook top to bottom in a fresh kernel (from its own folder) and save it with its outputs.
+    Returns the seconds it took."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    fix(nb, path)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            store_widget_state=False, resources={"metadata": {"path": str(path.parent)}})
+    t0 = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - t0
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv=None) -> int:
+    import nbformat
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2 or argv[0] not in ("fix", "execute", "check"):
+        print("usage: python -m lmutils.course fix|execute|check NOTEBOOK.ipynb ...")
+        return 2
+    status = 0
+    for name in argv[1:]:
+        path = Path(name)
+        if argv[0] == "execute":
+            print(f"{path.name}: {execute(path):.1f} s", flush=True)
+            continue
+        nb = nbformat.read(path, as_version=4)
+        if argv[0] == "fix":
+            fix(nb, path)
+            nbformat.write(nb, path)
+        problems = check_notebook(nb, path)
+        for p in problems:
+            print(f"{path.name}: {p}")
+        status |= bool(problems)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

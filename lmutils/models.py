@@ -1,0 +1,188 @@
+"""The reference language models later notebooks import: RNNLM, LSTMLM and a GPT.
+
+Every model maps token ids (B, T) to next-token logits (B, T, vocab_size) and carries a `config`
+dataclass, so that checkpoints can rebuild it (see build_model) and refuse a mismatched shape.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class RNNConfig:
+    vocab_size: int
+    n_embd: int = 64
+    n_hidden: int = 256
+    n_layer: int = 1
+    dropout: float = 0.0
+
+
+class RNNLM(nn.Module):
+    """Embedding → Elman RNN (tanh) → linear: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), y_t = W_hy h_t + b_y."""
+
+    cell = nn.RNN
+
+    def __init__(self, config: RNNConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.n_embd)
+        self.rnn = self.cell(config.n_embd, config.n_hidden, config.n_layer, batch_first=True,
+                             dropout=config.dropout if config.n_layer > 1 else 0.0)
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.n_hidden, config.vocab_size)
+
+    def forward(self, idx, state=None, return_state=False):
+        out, state = self.rnn(self.drop(self.embed(idx)), state)
+        logits = self.head(self.drop(out))
+        return (logits, state) if return_state else logits
+
+
+@dataclass
+class LSTMConfig(RNNConfig):
+    pass
+
+
+class LSTMLM(RNNLM):
+    """The seed's LSTMModel: embedding → LSTM → linear (with dropout between)."""
+
+    cell = nn.LSTM
+
+    def __init__(self, config: LSTMConfig):
+        super().__init__(config)
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    block_size: int = 256
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    dropout: float = 0.0
+    bias: bool = False
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if config.n_embd % config.n_head:
+            raise ValueError(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
+        self.n_head = config.n_head
+        self.dropout = config.dropout
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_drop = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_drop(self.proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        return self.drop(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    """A GPT-style decoder: token + learned position embeddings, n_layer pre-norm blocks, a final layer norm
+    and a linear head that shares its weight with the token embedding."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.block_size = config.block_size
+        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.head.weight = self.tok_emb.weight  # weight tying
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # scaled init of the projections into the residual stream (GPT-2)
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, idx):
+        B, T = idx.shape
+        if T > self.block_size:
+            raise ValueError(f"sequence of length {T} is longer than the model's context (block_size={self.block_size}); "
+                             f"crop the input to its last {self.block_size} tokens")
+        pos = torch.arange(T, device=idx.device)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+    def flops_per_token(self) -> float:
+        """Training FLOPs per token (forward + backward), as in the PaLM paper's appendix B: 6N + 12·L·T·C."""
+        c = self.config
+        return 6 * num_params(self, non_embedding=True) + 12 * c.n_layer * c.block_size * c.n_embd
+
+
+def num_params(model: nn.Module, non_embedding: bool = False) -> int:
+    """Number of parameters (shared weights counted once). non_embedding leaves out position embeddings,
+    as is usual when counting a GPT's size (token embeddings are the output layer too)."""
+    n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    if non_embedding and hasattr(model, "pos_emb"):
+        n -= model.pos_emb.weight.numel()
+    return n
+
+
+MODELS = {"rnn": (RNNLM, RNNConfig), "lstm": (LSTMLM, LSTMConfig), "gpt": (GPT, GPTConfig)}
+
+
+def model_kind(model: nn.Module) -> str:
+    for kind, (cls, _) in MODELS.items():
+        if type(model) is cls:
+            return kind
+    raise ValueError(f"{type(model).__name__} is not one of the course's models ({', '.join(MODELS)})")
+
+
+def model_spec(model: nn.Module) -> dict:
+    """What rebuilds the model: its kind and config as plain data."""
+    return {"kind": model_kind(model), "config": asdict(model.config)}
+
+
+def build_model(spec: dict) -> nn.Module:
+    """The inverse of model_spec: a fresh (untrained) model of that kind and shape."""
+    if spec.get("kind") not in MODELS:
+        raise ValueError(f"unknown model kind {spec.get('kind')!r}: known kinds are {', '.join(MODELS)}")
+    cls, config_cls = MODELS[spec["kind"]]
+    return cls(config_cls(**spec["config"]))

@@ -1,0 +1,47 @@
+"""The set-up files agree with each other: pyproject.toml, environment.yml, Makefile, README, CI."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def requirement(spec):
+    name, floor = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*>=\s*([\d.]+)", spec).groups()
+    return CONDA_NAMES.get(name.lower(), name.lower()), floor
+
+
+def test_environment_yml_matches_pyproject():
+    project = pyproject()["project"]
+    wanted = dict(requirement(s) for s in project["dependencies"] + project["optional-dependencies"]["dev"])
+    conda = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.fullmatch(r"  - ([A-Za-z0-9_.-]+)>=([\d.]+)", line)
+        if m:
+            conda[m.group(1)] = m.group(2)
+    assert conda == wanted
+
+
+def test_torch_is_a_floor_in_the_package_and_pinned_locally():
+    deps = pyproject()["project"]["dependencies"]
+    assert any(re.fullmatch(r"torch>=[\d.]+", d) for d in deps)
+    assert "TORCH ?= torch==2.13.0" in (ROOT / "Makefile").read_text()
+
+
+def test_readme_gives_the_two_commands_first_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+    assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "lab"], ["make", "test"]]
+    assert readme.index("make lab") < readme.index("conda env create") < readme.index("Colab**")
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_wheel_carries_the_corpora():
+    cfg = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert cfg == {"data": "lmutils/corpora"}

@@ -1,0 +1,40 @@
+import ipywidgets as widgets
+import matplotlib
+
+from lmutils.widgets import FigureWidget, interactive_figure, slider
+
+matplotlib.use("Agg")
+PNG = b"\x89PNG"
+
+
+def draw(fig, a, b=1):
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [b, a + b])
+    return f"a = {a}"
+
+
+def test_figure_widget_renders_and_redraws():
+    a = slider(2.0, -5.0, 5.0, description="a")
+    w = FigureWidget(draw, {"a": a}, title="line")
+    first = bytes(w.image.value)
+    assert first.startswith(PNG) and w.caption.value == "a = 2.0"
+    a.value = -1.0
+    assert bytes(w.image.value).startswith(PNG) and bytes(w.image.value) != first
+    assert w.caption.value == "a = -1.0"
+    assert repr(w) == "<interactive line: a>"
+
+
+def test_interactive_figure_shows_widget_and_static_picture(monkeypatch):
+    shown = []
+    monkeypatch.setattr("lmutils.widgets.display", shown.append)
+    monkeypatch.setattr("matplotlib.pyplot.show", lambda: shown.append("static figure"))
+    assert interactive_figure(draw, title="t", a=slider(1, 0, 3), b=slider(0.5, 0.0, 1.0)) is None
+    assert isinstance(shown[0], FigureWidget) and shown[0].values() == {"a": 1, "b": 0.5}
+    assert shown[1] == "static figure" and shown[2].data == "a = 1"
+
+
+def test_slider_kinds():
+    assert isinstance(slider(3, 0, 10), widgets.IntSlider)
+    assert isinstance(slider(0.5, 0.0, 1.0), widgets.FloatSlider)
+    log = slider(0.01, 1e-4, 1.0, log=True)
+    assert isinstance(log, widgets.FloatLogSlider) and log.min == -4 and log.max == 0
