@@ -3,9 +3,14 @@
 A slider callback that prints or calls plt.show() writes into an Output widget, which only a live front
 end can route; nbval and static viewers see stray output. Here every redraw renders the figure to a PNG
 inside an Image widget instead, so the notebook's saved output is stable and the widget stays live.
+The widget is displayed together with a PNG of its current picture: a live notebook shows the widget, and
+anything without a kernel (a saved notebook reopened, GitHub, nbviewer, a PDF, the slides) shows the picture.
 """
 
+import base64
+import html
 import io
+import re
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -21,7 +26,7 @@ class FigureWidget(widgets.VBox):
 
     def __init__(self, draw, controls: dict, figsize=(8, 4.5), title: str = "figure"):
         self.draw, self.controls, self.figsize, self.title = draw, controls, figsize, title
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="auto", max_width="100%"))
         self.caption = widgets.HTML()
         for c in controls.values():
             c.observe(self.redraw, names="value")
@@ -40,30 +45,42 @@ class FigureWidget(widgets.VBox):
 
     def redraw(self, change=None) -> None:
         fig, text = self.render()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
-        plt.close(fig)
-        self.image.value = buf.getvalue()
+        self.image.value = png(fig)
         self.caption.value = text or ""
+
+    def snapshot(self) -> bytes:
+        """A PNG of the current picture with the caption written under it: what a saved notebook shows."""
+        fig, text = self.render()
+        if text:
+            plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+            fig.text(0.5, 0, plain, ha="center", va="top", fontsize=12,
+                     family="monospace" if "<pre>" in text else None)
+        return png(fig)
 
     def __repr__(self) -> str:  # what static viewers and nbval see instead of the widget
         return f"<interactive {self.title}: {', '.join(self.controls)}>"
 
 
-def interactive_figure(draw, figsize=(8, 4.5), title: str = "figure", static: bool = True, **controls) -> None:
-    """Show a live figure with controls, and (static=True) the same figure as a plain picture below it,
-    so GitHub, PDFs and slides still show something.
+def interactive_figure(draw, figsize=(8, 4.5), title: str = "figure", **controls) -> None:
+    """Show a live figure with controls; saved outputs keep a picture of it (see the module's docstring).
 
-        interactive_figure(draw, w=FloatSlider(value=1, min=-3, max=3), b=FloatSlider(...))
+        interactive_figure(draw, w=slider(1.0, -3.0, 3.0, description="w"), b=slider(...))
     """
     w = FigureWidget(draw, controls, figsize=figsize, title=title)
-    display(w)
-    if static:
-        fig, text = w.render()
-        plt.show()
-        if text:
-            from IPython.display import HTML
-            display(HTML(text))
+    bundle = {
+        "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": w.model_id},
+        "image/png": base64.b64encode(w.snapshot()).decode("ascii"),
+        "text/plain": repr(w),
+    }
+    display(bundle, raw=True)
+
+
+def png(fig) -> bytes:
+    """Render a figure to PNG bytes and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def slider(value, lo, hi, step=None, description=None, log=False, **kwargs):

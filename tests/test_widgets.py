@@ -1,3 +1,5 @@
+import base64
+
 import ipywidgets as widgets
 import matplotlib
 
@@ -24,13 +26,22 @@ def test_figure_widget_renders_and_redraws():
     assert repr(w) == "<interactive line: a>"
 
 
-def test_interactive_figure_shows_widget_and_static_picture(monkeypatch):
+def test_interactive_figure_displays_widget_with_a_saved_picture(monkeypatch):
     shown = []
-    monkeypatch.setattr("lmutils.widgets.display", shown.append)
-    monkeypatch.setattr("matplotlib.pyplot.show", lambda: shown.append("static figure"))
+    monkeypatch.setattr("lmutils.widgets.display", lambda obj, raw=False: shown.append((obj, raw)))
     assert interactive_figure(draw, title="t", a=slider(1, 0, 3), b=slider(0.5, 0.0, 1.0)) is None
-    assert isinstance(shown[0], FigureWidget) and shown[0].values() == {"a": 1, "b": 0.5}
-    assert shown[1] == "static figure" and shown[2].data == "a = 1"
+    (bundle, raw), = shown
+    assert raw and bundle["text/plain"] == "<interactive t: a, b>"
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["version_major"] == 2 and len(view["model_id"]) == 32
+    assert base64.b64decode(bundle["image/png"]).startswith(PNG)
+
+
+def test_snapshot_writes_the_caption_into_the_picture():
+    w = FigureWidget(draw, {"a": slider(2.0, -5.0, 5.0)}, title="line")
+    with_caption = w.snapshot()
+    w.draw = lambda fig, **v: draw(fig, **v) and None  # same picture, no caption
+    assert with_caption.startswith(PNG) and with_caption != w.snapshot()
 
 
 def test_slider_kinds():

@@ -52,6 +52,17 @@ def call(fn, *args, **kwargs):
         return None, hint(f"your function raised {type(err).__name__}: {err}")
 
 
+def attempt(fn, *args, **kwargs):
+    """Run the student's function: (result, None), or (None, Feedback) when it is still a placeholder,
+    raises, or returns `...`."""
+    if unanswered(fn):
+        return None, hint(PLACEHOLDER_HINT)
+    out, err = call(fn, *args, **kwargs)
+    if err is None and unanswered(out):
+        return None, hint("your function still returns `...`: write its body.")
+    return out, err
+
+
 def close(got, expected, tol: float = 1e-4) -> bool:
     """Numbers, sequences or tensors equal within tol (relative or absolute)."""
     try:
