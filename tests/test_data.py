@@ -76,6 +76,8 @@ def test_char_tokenizer_decode_errors_and_state():
     tok = CharTokenizer.from_text("abc")
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         tok.decode([0, 7])
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        tok.decode([-1])
     assert tok.decode(torch.tensor([2, 1, 0])) == "cba"
     again = CharTokenizer.from_state_dict(tok.state_dict())
     assert again.itos == tok.itos and again.unk is None
