@@ -1,8 +1,13 @@
 """The notebook conventions (lmutils.course) and the Colab set-up cell, simulated."""
 
 import importlib.util
+import os
+import re
 import subprocess
 import sys
+import tomllib
+import types
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -86,3 +91,104 @@ def test_setup_cell_explains_a_missing_package_elsewhere(monkeypatch):
 def test_colab_urls_point_at_the_repository():
     assert course.colab_url("notebooks/01_a_single_neuron.ipynb") == (
         "https://colab.research.google.com/github/neuron-to-gpt/neuron-to-gpt/blob/main/notebooks/01_a_single_neuron.ipynb")
+
+
+# --- Colab: open from the badge, install what is missing, pick the GPU; nothing else needs a network ------------
+
+def test_the_install_target_is_the_projects_repository():
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Homepage"] == course.REPO_URL
+    assert f"lmutils @ git+{course.REPO_URL}" in course.SETUP_CELL
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_opens_on_colab_and_starts_on_its_device(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.nbformat == 4 and nb.metadata.get("kernelspec", {}).get("name") == "python3"  # Colab: python3 only
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert re.search(r"^device = start\(", code[1], re.M), "the second code cell must pick the device: device = start(seed=0)"
+
+
+def test_start_on_colab_with_a_gpu_enables_widgets_and_picks_cuda(monkeypatch, capsys):
+    calls = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
+    monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(output=output))
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    import torch
+    from lmutils import device as dev
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
+    monkeypatch.setattr(dev, "describe", lambda d: "cuda: Tesla T4, 15 GiB")
+    assert course.start(seed=0).type == "cuda"
+    assert calls == ["widgets"] and "device: cuda: Tesla T4" in capsys.readouterr().out
+
+
+# Ways code reaches the network: shell escapes and install magics, installers, HTTP clients, model and data-set
+# hubs, URLs. Comments do not count (a paper's URL in a comment downloads nothing).
+NETWORK = re.compile(r"""^\s*(?:!|%%?(?:pip|conda|mamba|sh|bash|system|sx)\b)|pip['"],\s*['"]install
+                     |\b(?:pip|conda|mamba|apt(?:-get)?)\s+install\b|\b(?:import|from)\s+(?:urllib|requests|httpx|aiohttp|socket)\b
+                     |\b(?:requests|httpx|urllib\.request)\.\w+\(|\burl(?:open|retrieve)\b|\b(?:wget|curl)\b
+                     |torch\.hub|from_pretrained|load_dataset|hf_hub|snapshot_download|https?://""", re.M | re.X)
+
+
+def network_uses(source: str) -> list[str]:
+    code = re.sub(r"(^|\s)#.*", r"\1", source)
+    return [m.group(0).strip() for m in NETWORK.finditer(code)]
+
+
+def test_network_scan_finds_what_it_should():
+    for line in ["!pip install x", "%pip install x", "import urllib.request", "requests.get(u)",
+                 "torch.hub.load('a', 'b')", "AutoModel.from_pretrained('gpt2')", "!wget https://x/y.txt",
+                 "subprocess.run(['pip', 'install', 'x'])", "open_url('https://example.org')", "%%bash\nls"]:
+        assert network_uses(line), line
+    for line in ["x = 'pip'\nprint(x)  # 100% done", "%timeit f(x)", "# see https://arxiv.org/abs/1706.03762",
+                 "rate = 3  # requests per second, curl"]:
+        assert network_uses(line) == [], line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_nothing_in_the_notebook_needs_a_network_outside_colab(path):
+    """Only the setup cell's Colab branch installs anything; every other cell runs offline."""
+    nb = nbformat.read(path, as_version=4)
+    uses = {i: network_uses(c.source) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and c.source != course.SETUP_CELL}
+    assert {i: u for i, u in uses.items() if u} == {}
+
+
+def test_nothing_in_lmutils_needs_a_network():
+    """lmutils runs in every notebook: it reads its data from disk. course.py holds the Colab install and the URLs."""
+    for module in sorted((ROOT / "lmutils").rglob("*.py")):
+        if module.name != "course.py":
+            source = re.sub(r'"""[\s\S]*?"""|#.*', "", module.read_text(encoding="utf-8"))  # code, not docs
+            assert network_uses(source) == [], module.relative_to(ROOT)
+
+
+def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_path):
+    """What the setup cell's `pip install "lmutils @ git+…"` does on Colab: build a wheel in an isolated build
+    environment (hatchling from PyPI), install it, and find the corpora inside the installed package."""
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(ROOT), "-w",
+                            str(tmp_path / "dist")], capture_output=True, text=True)
+    if build.returncode and "hatchling" in build.stderr and os.environ.get("CI") != "true":
+        pytest.skip(f"building the wheel needs hatchling from PyPI, which could not be reached:\n{build.stderr[-500:]}")
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("lmutils-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"lmutils/corpora/tinyshakespeare.txt", "lmutils/corpora/tang_poems.txt", "lmutils/data.py",
+            "lmutils/slides_assets/reveal/reveal.js", "lmutils/slides_assets/katex/LICENSE"} <= set(names)
+    assert not [n for n in names if n.startswith(("tests/", "notebooks/", "data/", ".venv/"))]
+
+    site, elsewhere = tmp_path / "site-packages", tmp_path / "colab"
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
+                    str(site), str(wheel)], check=True)
+    probe = ("import lmutils, lmutils.data as d; print(lmutils.__file__); print(d.data_dir()); "
+             "print(len(d.load_corpus('shakespeare')), len(d.load_corpus('tang')))")
+    env = {k: v for k, v in os.environ.items() if k != "LMUTILS_DATA"} | {"PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    from lmutils.data import load_corpus
+
+    assert out[0] == str(site / "lmutils" / "__init__.py")
+    assert out[1] == str(site / "lmutils" / "corpora")
+    assert out[2] == f"{len(load_corpus('shakespeare'))} {len(load_corpus('tang'))}"
