@@ -1,0 +1,133 @@
+"""Checkers for notebook 04 (recurrent networks)."""
+
+import torch
+
+from . import attempt, close, correct, hint
+from ..models import RNNConfig, RNNLM, num_params
+
+
+def _tensor_answer(got, name, shape):
+    if not torch.is_tensor(got):
+        return hint(f"{name} should return a torch tensor, got {type(got).__name__}.")
+    if tuple(got.shape) != shape:
+        return hint(f"{name} should return shape {shape} here, got {tuple(got.shape)}.")
+    return None
+
+
+def _rnn_case(seed=4, B=3, n_in=5, n_hidden=4):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(B, n_in, generator=g), torch.randn(B, n_hidden, generator=g),
+            torch.randn(n_hidden, n_in, generator=g), torch.randn(n_hidden, n_hidden, generator=g),
+            torch.randn(n_hidden, generator=g))
+
+
+def _count(fn, name, *args):
+    """The student's function's answer as an int, or (None, feedback) when there is none."""
+    got, err = attempt(fn, *args)
+    if err is not None:
+        return None, err
+    try:
+        return int(got), None
+    except (TypeError, ValueError):
+        return None, hint(f"{name} should return a number, got {type(got).__name__}.")
+
+
+def rnn_step(fn):
+    """my_rnn_step(x_t, h_prev, W_xh, W_hh, b_h) = tanh(h_prev W_hhᵀ + x_t W_xhᵀ + b_h)."""
+    x_t, h_prev, W_xh, W_hh, b_h = _rnn_case()
+    got, err = attempt(fn, x_t, h_prev, W_xh, W_hh, b_h)
+    if err is not None:
+        return hint(f"{err.message}. Check the shapes: x_t (B, n_in) and W_xh (n_hidden, n_in), so x_t needs "
+                    "W_xh transposed.") if "shape" in err.message else err
+    bad = _tensor_answer(got, "my_rnn_step", (3, 4))
+    if bad is not None:
+        return bad
+    a = h_prev @ W_hh.T + x_t @ W_xh.T + b_h
+    if close(got, torch.tanh(a)):
+        return correct("that is one step of nn.RNN.")
+    if close(got, a):
+        return hint("the pre-activation is right; the new state goes through a nonlinearity (which one does nn.RNN use?).")
+    if close(got, torch.sigmoid(a)):
+        return hint("nn.RNN's nonlinearity maps to (-1, 1), not (0, 1).")
+    if close(got, torch.tanh(h_prev @ W_hh + x_t @ W_xh.T + b_h)):
+        return hint("the recurrent term: a batch of row vectors multiplies the transposed matrix, h_prev @ W_hh.T.")
+    if close(got, torch.tanh(h_prev @ W_hh.T + x_t @ W_xh.T)):
+        return hint("the bias b_h is missing.")
+    if close(got, torch.tanh(x_t @ W_xh.T + b_h)):
+        return hint("the previous state h_prev must enter too: that is the memory.")
+    return hint("not the expected values: compute the equation h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h) for "
+                "row vectors.")
+
+
+def grad_to_previous(fn):
+    """grad_to_previous(g, h_t, W_hh) = (g ⊙ (1 - h_t²)) W_hh, i.e. W_hhᵀ[(1 - h_t²) ⊙ g] per row."""
+    gen = torch.Generator().manual_seed(5)
+    g = torch.randn(3, 4, generator=gen)
+    h_t = torch.tanh(torch.randn(3, 4, generator=gen))
+    W_hh = torch.randn(4, 4, generator=gen)
+    got, err = attempt(fn, g, h_t, W_hh)
+    if err is not None:
+        return err
+    bad = _tensor_answer(got, "grad_to_previous", (3, 4))
+    if bad is not None:
+        return bad
+    da = g * (1 - h_t ** 2)
+    if close(got, da @ W_hh):
+        return correct("chain rule through tanh, then through W_hh: the heart of BPTT.")
+    if close(got, da @ W_hh.T):
+        return hint("the transpose: going backwards through h_t = tanh(h_{t-1} @ W_hh.T + …) multiplies by W_hh "
+                    "(for row vectors), not W_hh.T.")
+    if close(got, g @ W_hh) or close(got, g @ W_hh.T):
+        return hint("the gradient must first go back through the tanh: multiply by its derivative at h_t.")
+    if close(got, (g * (1 - h_t)) @ W_hh) or close(got, (g * h_t * (1 - h_t)) @ W_hh):
+        return hint("that is not the derivative of tanh: write it in terms of tanh's output h_t.")
+    return hint("not the expected values: h_t = tanh(a_t) with a_t = h_{t-1} @ W_hh.T + …; apply the chain rule "
+                "through tanh, then through a_t.")
+
+
+def rnn_lm_params(fn):
+    """rnn_lm_params(vocab_size, n_embd, n_hidden) = number of parameters of a one-layer RNNLM."""
+    for V, E, H in [(65, 32, 256), (10, 4, 8), (100, 16, 5)]:
+        got, bad = _count(fn, "rnn_lm_params", V, E, H)
+        if bad is not None:
+            return bad
+        want = num_params(RNNLM(RNNConfig(V, n_embd=E, n_hidden=H)))
+        if got == want:
+            continue
+        if got == want - H:
+            return hint(f"for {(V, E, H)} you are {H} short: PyTorch's RNN keeps two bias vectors, both of size n_hidden.")
+        if got == want - V:
+            return hint(f"for {(V, E, H)} you are {V} short: the output layer has a bias too.")
+        if got == want - V * E:
+            return hint("the embedding table has parameters too: one vector per character.")
+        return hint(f"for vocab_size, n_embd, n_hidden = {(V, E, H)} the model has a different count: add up the "
+                    "embedding, the RNN's weights and biases, and the output layer.")
+    return correct("embedding + RNN + output layer, as num_params counts them.")
+
+
+def clip(fn):
+    """clip(grads, max_norm): the gradients rescaled by min(1, max_norm / global norm), inputs unchanged."""
+    gen = torch.Generator().manual_seed(6)
+    grads = [torch.randn(3, 4, generator=gen), torch.randn(5, generator=gen), torch.randn(2, 2, generator=gen)]
+    total = torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+    for max_norm in (1.0, 2 * total):
+        given = [g.clone() for g in grads]
+        got, err = attempt(fn, given, max_norm)
+        if err is not None:
+            return err
+        if any(not torch.equal(a, b) for a, b in zip(given, grads)):
+            return hint("your function changed the gradients it was given: return new tensors instead.")
+        if not isinstance(got, (list, tuple)) or len(got) != len(grads) or not all(torch.is_tensor(g) for g in got):
+            return hint("clip should return a list of tensors, one per gradient.")
+        if any(a.shape != b.shape for a, b in zip(got, grads)):
+            return hint("each clipped gradient keeps the shape of its input.")
+        scale = min(1.0, max_norm / total)
+        if all(close(a, b * scale) for a, b in zip(got, grads)):
+            continue
+        if all(close(a, b * min(1.0, max_norm / b.norm().item())) for a, b in zip(got, grads)):
+            return hint("each tensor was clipped on its own: clip_grad_norm_ uses one norm over all gradients together.")
+        if max_norm > total and all(close(a, b * max_norm / total) for a, b in zip(got, grads)):
+            return hint("when the norm is already below max_norm the gradients must stay as they are.")
+        return hint("not the expected values: compute the norm over all gradients together, then rescale if it "
+                    "exceeds max_norm.")
+    return correct("the same as torch.nn.utils.clip_grad_norm_.")
