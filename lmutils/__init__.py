@@ -1,7 +1,11 @@
 """lmutils: the small helper package of the course "From a neuron to a GPU language model".
 
 Each notebook builds an idea from scratch; once taught, later notebooks import it from here.
-Modules: device, data, models, train, generate, plot, widgets, checks, course.
+Modules, in the order the notebooks teach them: engine (a scalar autograd, 02), mlp (02), data
+(tokenisers and batches, 03), ngram (03), recurrent (RNN and LSTM from their equations, 04-05), attention
+(06), models (the reference RNN, LSTM and GPT language models), train (fit, checkpoints, the training
+command), presets and bench (08), generate (sampling). The course's tools: device, plot, widgets, toy,
+checks (exercise checkers), course (notebook conventions, Colab set-up), slides.
 """
 
 __version__ = "0.1.0"

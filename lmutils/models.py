@@ -73,6 +73,7 @@ class CausalSelfAttention(nn.Module):
             raise ValueError(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
         self.n_head = config.n_head
         self.dropout = config.dropout
+        self.causal = True  # set False only to see what goes wrong without the mask (notebook 07)
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_drop = nn.Dropout(config.dropout)
@@ -81,7 +82,7 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
 
@@ -141,9 +142,7 @@ class GPT(nn.Module):
 
     def forward(self, idx):
         B, T = idx.shape
-        if T > self.block_size:
-            raise ValueError(f"sequence of length {T} is longer than the model's context (block_size={self.block_size}); "
-                             f"crop the input to its last {self.block_size} tokens")
+        check_context(T, self.block_size)
         pos = torch.arange(T, device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
         for block in self.blocks:
@@ -156,6 +155,53 @@ class GPT(nn.Module):
         return 6 * num_params(self, non_embedding=True) + 12 * c.n_layer * c.block_size * c.n_embd
 
 
+def check_context(T: int, block_size: int) -> None:
+    if T > block_size:
+        raise ValueError(f"sequence of length {T} is longer than the model's context (block_size={block_size}); "
+                         f"crop the input to its last {block_size} tokens")
+
+
+@dataclass
+class TransformerConfig:
+    vocab_size: int
+    block_size: int = 256
+    n_layer: int = 2
+    n_head: int = 2
+    n_embd: int = 200
+    n_hidden: int = 200  # width of the feed-forward layer (nhid in the seed)
+    dropout: float = 0.2
+
+
+class TransformerModel(nn.Module):
+    """The seed's TransformerModel (PyTorch's word_language_model example), batch first: embedding × √n_embd
+    plus sinusoidal positions → nn.TransformerEncoder (post-norm, ReLU) with a causal mask → linear.
+    It returns logits, where the seed returned their log_softmax (the same loss under cross-entropy)."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        from .attention import PositionalEncoding
+
+        self.config = config
+        self.block_size = config.block_size
+        self.input_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_encoder = PositionalEncoding(config.n_embd, config.dropout, max_len=config.block_size)
+        layer = nn.TransformerEncoderLayer(config.n_embd, config.n_head, config.n_hidden, config.dropout,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.n_layer, enable_nested_tensor=False)
+        self.decoder = nn.Linear(config.n_embd, config.vocab_size)
+        nn.init.uniform_(self.input_emb.weight, -0.1, 0.1)  # the seed's init_weights
+        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+
+    def forward(self, idx):
+        T = idx.size(1)
+        check_context(T, self.block_size)
+        # float mask, -inf above the diagonal. nn.Transformer* read a BOOLEAN mask as True = blocked
+        mask = nn.Transformer.generate_square_subsequent_mask(T, device=idx.device)
+        x = self.pos_encoder(self.input_emb(idx) * math.sqrt(self.config.n_embd))
+        return self.decoder(self.encoder(x, mask=mask, is_causal=True))
+
+
 def num_params(model: nn.Module, non_embedding: bool = False) -> int:
     """Number of parameters (shared weights counted once). non_embedding leaves out position embeddings,
     as is usual when counting a GPT's size (token embeddings are the output layer too)."""
@@ -165,7 +211,8 @@ def num_params(model: nn.Module, non_embedding: bool = False) -> int:
     return n
 
 
-MODELS = {"rnn": (RNNLM, RNNConfig), "lstm": (LSTMLM, LSTMConfig), "gpt": (GPT, GPTConfig)}
+MODELS = {"rnn": (RNNLM, RNNConfig), "lstm": (LSTMLM, LSTMConfig), "gpt": (GPT, GPTConfig),
+          "transformer": (TransformerModel, TransformerConfig)}
 
 
 def model_kind(model: nn.Module) -> str:

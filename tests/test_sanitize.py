@@ -1,0 +1,30 @@
+"""The nbval sanitiser (tests/nbval_sanitize.cfg) hides what truly varies (times, speeds) and nothing else."""
+
+import re
+from pathlib import Path
+
+from nbval.plugin import get_sanitize_patterns
+
+PATTERNS = get_sanitize_patterns(Path(__file__).with_name("nbval_sanitize.cfg").read_text(encoding="utf-8"))
+
+
+def sanitise(text: str) -> str:
+    """What nbval does to every output before it compares: each (regex, replacement) in turn."""
+    assert len(PATTERNS) == 3
+    for regex, replacement in PATTERNS:
+        text = re.sub(regex, replacement, text)
+    return text
+
+
+def test_times_and_speeds_are_hidden_whatever_their_width():
+    assert sanitise("LSTM   400     9.8 s    1.8851") == sanitise("LSTM   400    12.3 s    1.8851")
+    assert sanitise("trained 600 steps in 37.7 s (12,222 tokens/s, MFU n/a)") == \
+        sanitise("trained 600 steps in 123.0 s (9,876 tokens/s, MFU n/a)")
+    assert sanitise("naive attention: 41.9 ms, fused: 13.0 ms") == sanitise("naive attention: 8.1 ms, fused: 2.0 ms")
+    assert sanitise("| 46,281 tokens/s | MFU 35.2%") == sanitise("| 1,281 tokens/s | MFU 4.0%")
+
+
+def test_results_are_never_hidden():
+    for a, b in [("val loss 1.8851", "val loss 1.8852"), ("600 steps", "700 steps"), ("perplexity 6.59", "perplexity 6.60"),
+                 ("2 processes", "3 processes"), ("MFU n/a", "MFU 1.0%")]:
+        assert sanitise(a) != sanitise(b)
