@@ -1,6 +1,8 @@
 """The set-up files agree with each other: pyproject.toml, environment.yml, Makefile, README, CI."""
 
+import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -32,6 +34,14 @@ def test_torch_is_a_floor_in_the_package_and_pinned_locally():
     deps = pyproject()["project"]["dependencies"]
     assert any(re.fullmatch(r"torch>=[\d.]+", d) for d in deps)
     assert "TORCH ?= torch==2.13.0" in (ROOT / "Makefile").read_text()
+
+
+def test_make_lab_starts_jupyter_also_as_root():
+    # Jupyter refuses to run as root without --allow-root; containers and cloud machines often are root.
+    out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    command = out.strip().splitlines()[-1]
+    assert command.startswith(".venv/bin/jupyter lab") and command.endswith("notebooks/")
+    assert ("--allow-root" in command) == (os.getuid() == 0)
 
 
 def test_readme_gives_the_two_commands_first_and_ci_runs_the_test_one():
