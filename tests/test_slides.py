@@ -161,6 +161,13 @@ def test_deck_renders_equations_code_and_pictures_offline(chromium, decks, tmp_p
     page.screenshot(path=str(tmp_path / "slide-long-code.png"))
     last = page.locator("section.present:not(.stack) .jp-InputArea-editor").get_by_text("print(x0)").bounding_box()
     assert last["y"] + last["height"] <= VIEW["height"]
+
+    assert too_tall(page) == []
+    page.evaluate("""() => {  // a summary slide far too long for the screen, even scaled down
+      const summary = [...document.querySelectorAll(".reveal .slides section:not(:has(section))")].pop();
+      summary.insertAdjacentHTML("beforeend", "<pre>" + "one more line\\n".repeat(60) + "</pre>");
+    }""")
+    assert [s.split(":")[0] for s in too_tall(page)] == ["3/0"]
     assert_offline_and_clean(seen, deck)
 
 
@@ -183,4 +190,18 @@ def test_every_notebook_deck_renders_offline(path, chromium, decks, tmp_path):
     shot = tmp_path / f"{path.stem}.png"
     page.screenshot(path=str(shot))
     assert not is_blank(shot)
+    assert too_tall(page) == [], f"{path.name}: slides that would scroll even scaled down; split them into sub-slides"
     assert_offline_and_clean(seen, deck)
+
+
+def too_tall(page) -> list[str]:
+    """Visit every slide (course.js fits each as it is shown) and name those that still need a scroll bar."""
+    return page.evaluate("""() => {
+      const tall = [];
+      for (const s of document.querySelectorAll(".reveal .slides section:not(:has(section))")) {
+        const i = Reveal.getIndices(s);
+        Reveal.slide(i.h, i.v || 0);
+        if (s.classList.contains("scrolls")) tall.push(`${i.h}/${i.v || 0}: ${s.innerText.slice(0, 40)}`);
+      }
+      return tall;
+    }""")
