@@ -37,7 +37,6 @@ def summary(name, device, model, history, val_split: float, seconds: float) -> s
 
 
 def main(argv=None) -> int:
-    from .data import encode_corpus
     from .presets import get_preset, preset_for
     from .train import overrides_from
 
@@ -54,12 +53,11 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
-    model, tok, history = train_preset(settings, device, progress=not (args.no_progress or args.quiet),
+    model, _, history, val_ids = train_preset(settings, device, progress=not (args.no_progress or args.quiet),
                                         quiet=args.quiet, title=name)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
-    _, _, val_ids = encode_corpus(settings["corpus"], tokenizer=tok)
     val_split = evaluate(model, val_ids, settings["block_size"])
     print(summary(name, device, model, history, val_split, seconds))
     return 0

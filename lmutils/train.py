@@ -74,6 +74,11 @@ class TrainConfig:
             raise ValueError(f"unknown training setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         return cls(**d)
 
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens one process trains on per optimizer step."""
+        return self.batch_size * self.block_size * self.grad_accum
+
 
 DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -154,16 +159,20 @@ def mfu(flops_per_token: float, tokens_per_s: float, peak: float | None, n_devic
     return flops_per_token * tokens_per_s / (peak * n_devices)
 
 
+def format_mfu(utilisation: float | None) -> str:
+    """'MFU 35.2%', or 'MFU n/a' where the peak is unknown."""
+    return "MFU n/a" if utilisation is None else f"MFU {100 * utilisation:.1f}%"
+
+
 def format_speed(tokens_per_s: float, utilisation: float | None) -> str:
     """'41,000 tokens/s | MFU 35.2%', or 'MFU n/a' where the peak is unknown."""
-    util = "MFU n/a" if utilisation is None else f"MFU {100 * utilisation:.1f}%"
-    return f"{tokens_per_s:,.0f} tokens/s | {util}"
+    return f"{tokens_per_s:,.0f} tokens/s | {format_mfu(utilisation)}"
 
 
 def out_of_memory_message(cfg: "TrainConfig", dtype: torch.dtype | None = None) -> str:
     """What to lower when training does not fit in GPU memory."""
     half, accum = max(1, cfg.batch_size // 2), cfg.grad_accum * 2
-    tokens = cfg.batch_size * cfg.block_size * cfg.grad_accum
+    tokens = cfg.tokens_per_step
     msg = (f"out of GPU memory with batch_size={cfg.batch_size}, block_size={cfg.block_size}. Lower batch_size "
            f"(and raise grad_accum to keep the tokens per step): batch_size={half}, grad_accum={accum} still "
            f"trains on {half * cfg.block_size * accum:,} tokens per step (now {tokens:,}); on the command line "
@@ -312,7 +321,7 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
     bar = tqdm(total=cfg.max_iters, initial=step, disable=not progress, desc=title or "training", unit="step",
                file=sys.stdout)
     save_every = cfg.checkpoint_interval or cfg.eval_interval
-    tokens_per_step = cfg.batch_size * cfg.block_size * cfg.grad_accum * world_size
+    tokens_per_step = cfg.tokens_per_step * world_size
     running, t_log = [], time.perf_counter()
     since_eval = (history.tokens, history.seconds)
     model.train()
@@ -389,7 +398,7 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
         if live:
             live.close()
     if not quiet:
-        extra = f", MFU {100 * history.mfu:.1f}%" if history.mfu is not None else ", MFU n/a" if speed else ""
+        extra = f", {format_mfu(history.mfu)}" if speed or history.mfu is not None else ""
         print(f"trained {step} steps in {history.seconds:.1f} s ({history.tokens_per_s:,.0f} tokens/s{extra})")
     return history
 
@@ -403,6 +412,12 @@ def _gather_rng_states(batch_gen: torch.Generator) -> list:
 
 # --- checkpoints ---------------------------------------------------------------------------------
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model itself, out of DistributedDataParallel (.module) and torch.compile (._orig_mod)."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
 def save_checkpoint(path, model, optimizer=None, scaler=None, step: int = 0, cfg: TrainConfig | None = None,
                     history: History | None = None, batch_gen: torch.Generator | None = None, tokenizer=None,
                     rank_rng: list | None = None):
@@ -410,8 +425,7 @@ def save_checkpoint(path, model, optimizer=None, scaler=None, step: int = 0, cfg
     interruption never leaves a half-written checkpoint behind. rank_rng: every DDP process's random states."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = getattr(model, "module", model)  # unwrap DDP
-    model = getattr(model, "_orig_mod", model)  # and torch.compile
+    model = unwrap(model)
     state = {
         "format": "lmutils-checkpoint-1",
         "model_spec": model_spec(model),
@@ -452,8 +466,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 
 def restore_model(state: dict, model: torch.nn.Module) -> None:
     """Load a checkpoint's weights into model, refusing one saved from a different kind or shape."""
-    model = getattr(model, "module", model)
-    model = getattr(model, "_orig_mod", model)
+    model = unwrap(model)
     want, have = state["model_spec"], model_spec(model)
     if want != have:
         diff = [f"{k}={want['config'].get(k)} (this model: {v})" for k, v in have["config"].items()
@@ -547,7 +560,8 @@ def start_processes(device_name: str | None) -> tuple[torch.device, int, int]:
 
 def train_preset(settings: dict, device: torch.device, progress: bool = True, quiet: bool = False,
                  title: str = ""):
-    """Build the GPT of a preset's settings on its corpus and fit() it; returns (model, tokenizer, history)."""
+    """Build the GPT of a preset's settings on its corpus and fit() it;
+    returns (model, tokenizer, history, validation token ids)."""
     from .data import encode_corpus
     from .device import describe, seed_everything
     from .models import GPT, GPTConfig, num_params
@@ -565,7 +579,7 @@ def train_preset(settings: dict, device: torch.device, progress: bool = True, qu
         print(f"device: {describe(device)}, " + (f"peak {peak / 1e12:.0f} TFLOP/s (bf16/fp16)" if peak else
                                                  "peak FLOP/s unknown, so MFU n/a"))
         if world_size > 1:
-            per = cfg.batch_size * cfg.block_size * cfg.grad_accum
+            per = cfg.tokens_per_step
             print(f"data parallel: {world_size} processes ({dist.get_backend()}), each on its own batches of "
                   f"{per:,} tokens: {per * world_size:,} tokens per step in all")
         if device.type != "cuda" and cfg.compile:
@@ -573,7 +587,7 @@ def train_preset(settings: dict, device: torch.device, progress: bool = True, qu
                   "for a CPU, --preset shakespeare-char-cpu is the right size")
     history = fit(model, train_ids, val_ids, cfg, device=device, progress=progress, plot=False, title=title,
                   tokenizer=tok, quiet=quiet, speed=True)
-    return model, tok, history
+    return model, tok, history, val_ids
 
 
 def parameter_spread(model: torch.nn.Module) -> float:
@@ -614,7 +628,7 @@ def main(argv=None) -> int:
             print(format_preset(name, settings))
         if args.show:
             return 0
-        model, tok, history = train_preset(settings, device, progress=not args.no_progress, title=name)
+        model, tok, history, _ = train_preset(settings, device, progress=not args.no_progress, title=name)
         if world_size > 1:
             spread = parameter_spread(model)
             if rank == 0:
