@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from . import PLACEHOLDER_HINT, call, close, correct, hint, unanswered
+from . import PLACEHOLDER_HINT, attempt, call, close, correct, hint
 from ..models import GPT, GPTConfig
 from ..train import TrainConfig, lm_loss, lr_at
 
@@ -18,11 +18,9 @@ def lr_schedule(fn):
         steps = sorted({0, max(warmup - 1, 0), warmup, (warmup + decay_end) // 2, decay_end - 1, decay_end,
                         decay_end + 10})
         for step in steps:
-            got, err = call(fn, step, lr_max, lr_min, warmup, decay_end)
+            got, err = attempt(fn, step, lr_max, lr_min, warmup, decay_end)
             if err is not None:
                 return err
-            if unanswered(got):
-                return hint(PLACEHOLDER_HINT)
             want = lr_at(step, cfg)
             if close(got, want, 1e-6):
                 continue
@@ -47,11 +45,9 @@ def _gpt():
 def decay_params(fn):
     """decay_names(model) -> the names of the parameters that get weight decay."""
     model = _gpt()
-    got, err = call(fn, model)
+    got, err = attempt(fn, model)
     if err is not None:
         return err
-    if unanswered(got):
-        return hint(PLACEHOLDER_HINT)
     try:
         got = set(got)
     except TypeError:
@@ -106,11 +102,9 @@ def model_flops_utilisation(fn):
              (dict(n_layer=2, n_head=2, n_embd=64, block_size=512), 1e6, 989e12)]
     for kw, speed, peak in cases:
         model = GPT(GPTConfig(vocab_size=65, **kw))
-        got, err = call(fn, model, speed, peak)
+        got, err = attempt(fn, model, speed, peak)
         if err is not None:
             return err
-        if unanswered(got):
-            return hint(PLACEHOLDER_HINT)
         try:
             got = float(got)
         except (TypeError, ValueError):
