@@ -27,7 +27,7 @@ notebooks: $(STAMP)
 	$(BIN)/python -m lmutils.course execute notebooks/[0-9]*.ipynb
 
 slides: $(STAMP)
-	$(BIN)/python -m lmutils.slides notebooks/[0-9]*.ipynb --out build/slides
+	$(BIN)/python -m lmutils.course.slides notebooks/[0-9]*.ipynb --out build/slides
 
 clean:
 	rm -rf build .pytest_cache

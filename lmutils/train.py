@@ -31,7 +31,6 @@ from tqdm.auto import tqdm
 from .data import get_batch, windows
 from .device import autocast_dtype, pick_device
 from .models import build_model, model_spec
-from .plot import LivePlot
 
 
 @dataclass
@@ -249,9 +248,13 @@ def evaluate(model, ids: torch.Tensor, block_size: int, batch_size: int = 64, de
     was_training = model.training
     model.eval()
     x_all, y_all = windows(ids, block_size)
+    batches = [(x_all[i:i + batch_size], y_all[i:i + batch_size]) for i in range(0, len(x_all), batch_size)]
+    covered = len(x_all) * block_size  # targets the full windows predict: ids[1 : covered + 1]
+    if covered + 1 < len(ids):        # the tail shorter than a window: one more, shorter window
+        batches.append((ids[covered:-1][None], ids[covered + 1:][None]))
     nll, count = 0.0, 0
-    for i in range(0, len(x_all), batch_size):
-        x, y = x_all[i:i + batch_size].to(device), y_all[i:i + batch_size].to(device)
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
         nll += lm_loss(model(x), y, reduction="sum").item()
         count += y.numel()
     model.train(was_training)
@@ -259,13 +262,14 @@ def evaluate(model, ids: torch.Tensor, block_size: int, batch_size: int = 64, de
 
 
 def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig | None = None,
-        device=None, progress: bool = True, plot: bool = True, title: str = "", baselines: dict | None = None,
-        tokenizer=None, quiet: bool = False, speed: bool = False) -> History:
+        device=None, progress: bool = True, plot=None, title: str = "", tokenizer=None, quiet: bool = False,
+        speed: bool = False) -> History:
     """Train a language model on 1-D tensors of token ids; returns the History.
 
     With cfg.checkpoint set, a checkpoint is written every checkpoint_interval steps and at the end, and a
     run restarted with the same path resumes exactly where the last checkpoint left off.
-    speed=True adds tokens/s and MFU to every evaluation line.
+    speed=True adds tokens/s and MFU to every evaluation line. plot: anything with update(step, **losses) and
+    close(), e.g. the course's live loss plot, lmutils.course.plot.LivePlot.
     Under torchrun (torch.distributed initialised) every process trains a DistributedDataParallel copy on
     its own random batches; only rank 0 evaluates, prints, plots and saves.
     """
@@ -273,8 +277,7 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
     device = pick_device(device) if not isinstance(device, torch.device) else device
     rank, world_size = world()
     if rank != 0:
-        progress = plot = False
-        quiet = True
+        progress, plot, quiet = False, None, True
     model.to(device)
     raw_model = model
     dtype = resolve_dtype(cfg, device)
@@ -312,7 +315,7 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
     if world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    live = LivePlot(title=title, baselines=baselines) if plot else None
+    live = plot or None
     if live:
         for s, t in zip(history.steps, history.train_loss):
             live.update(s, train=t)

@@ -157,9 +157,9 @@ def test_nothing_in_the_notebook_needs_a_network_outside_colab(path):
 
 
 def test_nothing_in_lmutils_needs_a_network():
-    """lmutils runs in every notebook: it reads its data from disk. course.py holds the Colab install and the URLs."""
+    """lmutils runs in every notebook: it reads its data from disk. lmutils.course holds the Colab install and the URLs."""
     for module in sorted((ROOT / "lmutils").rglob("*.py")):
-        if module.name != "course.py":
+        if module != ROOT / "lmutils" / "course" / "__init__.py":
             source = re.sub(r'"""[\s\S]*?"""|#.*', "", module.read_text(encoding="utf-8"))  # code, not docs
             assert network_uses(source) == [], module.relative_to(ROOT)
 
@@ -175,7 +175,7 @@ def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_p
     (wheel,) = (tmp_path / "dist").glob("lmutils-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"lmutils/corpora/tinyshakespeare.txt", "lmutils/corpora/tang_poems.txt", "lmutils/data.py",
-            "lmutils/slides_assets/reveal/reveal.js", "lmutils/slides_assets/katex/LICENSE"} <= set(names)
+            "lmutils/course/slides_assets/reveal/reveal.js", "lmutils/course/slides_assets/katex/LICENSE"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "notebooks/", "data/", ".venv/"))]
 
     site, elsewhere = tmp_path / "site-packages", tmp_path / "colab"

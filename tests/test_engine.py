@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmutils.engine import Value
-from lmutils.plot import draw_graph
+from lmutils.course.plot import draw_graph
 
 matplotlib.use("Agg")
 

@@ -1,7 +1,7 @@
 """Every exercise checker accepts its solution and turns typical wrong answers away with a hint.
 
 notebooks/solutions/nbNN.py defines SOLUTIONS = {checker name: answer} and WRONG = {checker name: [answers]}
-for the checkers in lmutils.checks.nbNN; each checker takes one argument, the student's answer.
+for the checkers in lmutils.course.checks.nbNN; each checker takes one argument, the student's answer.
 """
 
 import importlib
@@ -23,7 +23,7 @@ def load(path):
 
 
 def checkers(stem):
-    module = importlib.import_module(f"lmutils.checks.{stem}")
+    module = importlib.import_module(f"lmutils.course.checks.{stem}")
     return {name: f for name, f in vars(module).items()
             if inspect.isfunction(f) and not name.startswith("_") and f.__module__ == module.__name__}
 
@@ -38,7 +38,7 @@ def cases(kind):
 
 def test_every_notebook_with_exercises_has_solutions():
     notebooks = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
-    checker_modules = {p.stem[2:] for p in (ROOT / "lmutils" / "checks").glob("nb[0-9][0-9].py")}
+    checker_modules = {p.stem[2:] for p in (ROOT / "lmutils" / "course" / "checks").glob("nb[0-9][0-9].py")}
     assert checker_modules == notebooks
     assert {p.stem[2:] for p in SOLUTION_FILES} == notebooks
 

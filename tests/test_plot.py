@@ -1,4 +1,4 @@
-from lmutils.plot import LivePlot, use_course_style
+from lmutils.course.plot import LivePlot, use_course_style
 
 
 def test_live_plot_records_outside_a_notebook():

@@ -215,7 +215,7 @@ def test_pictures_of_notebooks_04_and_05():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lmutils.plot import draw_unrolled, text_heatmap
+    from lmutils.course.plot import draw_unrolled, text_heatmap
 
     fig, ax = plt.subplots()
     im = text_heatmap(ax, "ab\ncde", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], width=4)

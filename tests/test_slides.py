@@ -13,7 +13,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from chromium import browser, is_blank, watch
-from lmutils import course, slides
+from lmutils import course
+from lmutils.course import slides
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -87,7 +88,7 @@ def decks(tmp_path_factory):
     out = tmp_path_factory.mktemp("slides")
     notebooks = [*NOTEBOOKS, lesson(tmp_path_factory.mktemp("lesson"))]
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lmutils.slides", *map(str, notebooks), "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "lmutils.course.slides", *map(str, notebooks), "--out", str(out)],
                    check=True, cwd=ROOT, capture_output=True, text=True)
     print(f"built {len(notebooks)} decks in {time.perf_counter() - t0:.1f} s")
     return out

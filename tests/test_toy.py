@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lmutils import toy
-from lmutils.plot import draw_neuron, plot_decision
+from lmutils.course.plot import draw_neuron, plot_decision
 
 matplotlib.use("Agg")
 

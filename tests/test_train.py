@@ -82,6 +82,17 @@ def test_evaluate_is_the_mean_per_token(tiny_ids):
     assert evaluate(model, ids, 16, batch_size=5) == pytest.approx(expected, rel=1e-6)
 
 
+def test_evaluate_counts_the_tail_shorter_than_a_window(tiny_ids):
+    model = gpt().eval()
+    ids = tiny_ids[:16 * 5 + 7 + 1]  # five full windows and a tail of 7 targets
+    x, y = ids[:80].view(5, 16), ids[1:81].view(5, 16)
+    full = lm_loss(model(x), y, reduction="sum")
+    tail = lm_loss(model(ids[80:-1][None]), ids[81:][None], reduction="sum")
+    expected = ((full + tail) / (80 + 7)).item()
+    assert evaluate(model, ids, 16, batch_size=2) == pytest.approx(expected, rel=1e-6)
+    assert evaluate(model, ids, 16) != pytest.approx(evaluate(model, ids[:81], 16), rel=1e-6)
+
+
 def test_untrained_loss_is_about_log_vocab(tiny_ids):
     assert evaluate(gpt(), tiny_ids, 16) == pytest.approx(math.log(12), rel=0.05)
 

@@ -3,7 +3,7 @@ import base64
 import ipywidgets as widgets
 import matplotlib
 
-from lmutils.widgets import FigureWidget, interactive_figure, slider
+from lmutils.course.widgets import FigureWidget, interactive_figure, slider
 
 matplotlib.use("Agg")
 PNG = b"\x89PNG"
@@ -28,7 +28,7 @@ def test_figure_widget_renders_and_redraws():
 
 def test_interactive_figure_displays_widget_with_a_saved_picture(monkeypatch):
     shown = []
-    monkeypatch.setattr("lmutils.widgets.display", lambda obj, raw=False: shown.append((obj, raw)))
+    monkeypatch.setattr("lmutils.course.widgets.display", lambda obj, raw=False: shown.append((obj, raw)))
     assert interactive_figure(draw, title="t", a=slider(1, 0, 3), b=slider(0.5, 0.0, 1.0)) is None
     (bundle, raw), = shown
     assert raw and bundle["text/plain"] == "<interactive t: a, b>"

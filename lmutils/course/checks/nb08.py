@@ -5,8 +5,8 @@ import math
 import torch
 
 from . import PLACEHOLDER_HINT, attempt, call, close, correct, hint
-from ..models import GPT, GPTConfig
-from ..train import TrainConfig, lm_loss, lr_at
+from ...models import GPT, GPTConfig
+from ...train import TrainConfig, lm_loss, lr_at
 
 
 def lr_schedule(fn):

@@ -1,6 +1,6 @@
 """Exercise checkers. Each notebook has a module here (nb01, nb02, …) with one checker per exercise:
 
-    from lmutils.checks import nb01 as check
+    from lmutils.course.checks import nb01 as check
     check.sigmoid(my_sigmoid)       # ✅ Correct! …  or  ❌ Not yet: <a hint, never the answer>
 
 A checker never raises on a wrong answer (the notebook must run top to bottom with the exercise

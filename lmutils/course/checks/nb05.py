@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from . import PLACEHOLDER_HINT, attempt, close, correct, hint, unanswered
-from ..recurrent import lstm_forward, lstm_params_from_torch
+from ...recurrent import lstm_forward, lstm_params_from_torch
 from .nb04 import _count
 
 

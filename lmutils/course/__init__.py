@@ -38,7 +38,7 @@ def badge(notebook: str | Path) -> str:
 def start(seed: int = 0, device=None):
     """Seed everything, set the course's plot style, enable widgets on Colab, pick the device and say which.
     Returns the torch.device."""
-    from .device import describe, in_colab, pick_device, seed_everything
+    from ..device import describe, in_colab, pick_device, seed_everything
     from .plot import use_course_style
 
     seed_everything(seed)

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ..data import windows
+from ...data import windows
 from . import PLACEHOLDER_HINT, call, close, correct, hint, unanswered
 
 

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ..engine import Value
+from ...engine import Value
 from . import PLACEHOLDER_HINT, attempt, close, correct, hint, unanswered
 
 

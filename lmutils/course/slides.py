@@ -1,12 +1,12 @@
 """Slide decks from the notebooks, for presenting offline.
 
-    python -m lmutils.slides notebooks/*.ipynb --out build/slides      (what `make slides` runs)
+    python -m lmutils.course.slides notebooks/*.ipynb --out build/slides      (what `make slides` runs)
 
 Each `## ` heading starts a slide and `### ` a sub-slide (the cells' slideshow metadata, which
 `python -m lmutils.course fix` sets); the setup cell is skipped; outputs are shown as saved in the notebook.
 A deck is one self-contained HTML file: reveal.js, KaTeX (for the equations) with its fonts, the styles and
 the pictures are all inside it, so it opens from a laptop or a USB stick with no network. reveal.js and
-KaTeX (both MIT) are vendored in lmutils/slides_assets/ with their licences.
+KaTeX (both MIT) are vendored in lmutils/course/slides_assets/ with their licences.
 """
 
 import argparse
@@ -43,7 +43,7 @@ def read_assets() -> dict:
 def offline(nb, path: Path) -> None:
     """Prepare a notebook for the slides: slide types where missing, no Colab badge (a picture fetched from
     the web), and a link instead of any other picture on the web."""
-    from .course import fix
+    from . import fix
 
     fix(nb, path)
     for cell in nb.cells:
@@ -95,7 +95,7 @@ def write_index(decks: list[tuple[str, Path]], out_dir: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lmutils.slides", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lmutils.course.slides", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("build/slides"))
     args = parser.parse_args(argv)

@@ -3,8 +3,8 @@
 import torch
 
 from . import attempt, close, correct, hint
-from ..generate import next_token_probs
-from ..models import GPT, Block, GPTConfig, num_params
+from ...generate import next_token_probs
+from ...models import GPT, Block, GPTConfig, num_params
 
 
 def gpt_params(fn):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from . import attempt, call, close, correct, hint
-from ..attention import sinusoidal_positions
+from ...attention import sinusoidal_positions
 
 
 def _tensor(result, name):

@@ -3,7 +3,7 @@
 import torch
 
 from . import attempt, close, correct, hint
-from ..models import RNNConfig, RNNLM, num_params
+from ...models import RNNConfig, RNNLM, num_params
 
 
 def _tensor_answer(got, name, shape):
