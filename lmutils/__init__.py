@@ -3,9 +3,10 @@
 Each notebook builds an idea from scratch; once taught, later notebooks import it from here.
 Modules, in the order the notebooks teach them: engine (a scalar autograd, 02), mlp (02), data
 (tokenisers and batches, 03), ngram (03), recurrent (RNN and LSTM from their equations, 04-05), attention
-(06), models (the reference RNN, LSTM and GPT language models), train (fit, checkpoints, the training
-command), presets and bench (08), generate (sampling). The course's tools: device, plot, widgets, toy,
-checks (exercise checkers), course (notebook conventions, Colab set-up), slides.
+(06), models (the reference RNN, LSTM and GPT language models), train (fit, the training loop), checkpoint
+(save, resume), speed (FLOPs, tokens/s, MFU), distributed (torchrun, DDP), presets and bench (08), generate
+(sampling). The course's machinery (checkers, slides, widgets, plots, the commands' options) is in
+lmutils.course; no module here imports it.
 """
 
 __version__ = "0.1.0"

@@ -35,11 +35,22 @@ def load_corpus(name: str) -> str:
     """The text of a corpus by name ("shakespeare", "tang"), or of any UTF-8 text file given by its path."""
     key = ALIASES.get(name, name)
     if key in CORPORA:
-        return (data_dir() / CORPORA[key]).read_text(encoding="utf-8")
+        return read_text(data_dir() / CORPORA[key])
     if Path(name).is_file():
-        return Path(name).read_text(encoding="utf-8")
+        return read_text(Path(name))
     raise ValueError(f"unknown corpus {name!r}: known corpora are {', '.join(sorted(CORPORA))} "
                      "(or give the path of a UTF-8 text file)")
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file's text; a file in another encoding is an error that says how to convert it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start} is "
+                         f"not valid UTF-8). Re-save it as UTF-8, e.g. iconv -f CP1252 -t UTF-8 {path} > "
+                         f"{path.with_suffix('.utf8.txt').name} (with the file's encoding after -f: CP1252, CP1251, "
+                         "GBK, LATIN1, ...; `file -i` can guess it), and give the new file.") from None
 
 
 class CharTokenizer:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 DEVICES = ("cuda", "mps", "cpu")
+DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def in_colab() -> bool:
@@ -49,6 +50,16 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype a run asks for by name (one of DTYPES), on this device; None for plain float32."""
+    if name == "auto":
+        return autocast_dtype(device)
+    dtype = DTYPES[name]
+    if dtype == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU has no bfloat16 support (e.g. a T4): use dtype='float16' or 'auto'")
+    return None if dtype == torch.float32 else dtype
 
 
 def describe(device: torch.device) -> str:

@@ -149,10 +149,12 @@ class GPT(nn.Module):
             x = block(x)
         return self.head(self.ln_f(x))
 
-    def flops_per_token(self) -> float:
-        """Training FLOPs per token (forward + backward), as in the PaLM paper's appendix B: 6N + 12·L·T·C."""
+    def flops_per_token(self, block_size: int | None = None) -> float:
+        """Training FLOPs per token (forward + backward), as in the PaLM paper's appendix B: 6N + 12·L·T·C,
+        with T the length of the training windows (default: the model's context, block_size)."""
         c = self.config
-        return 6 * num_params(self, non_embedding=True) + 12 * c.n_layer * c.block_size * c.n_embd
+        T = block_size or c.block_size
+        return 6 * num_params(self, non_embedding=True) + 12 * c.n_layer * T * c.n_embd
 
 
 def check_context(T: int, block_size: int) -> None:

@@ -192,7 +192,7 @@ def test_seed_transformer_model_is_a_causal_language_model():
 
 
 def test_seed_transformer_model_checkpoint_round_trip(tmp_path):
-    from lmutils.train import load_model, save_checkpoint
+    from lmutils.checkpoint import load_model, save_checkpoint
 
     model = small_seed_transformer()
     again = build_model(model_spec(model))

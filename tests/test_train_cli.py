@@ -1,7 +1,6 @@
-"""The training command (python -m lmutils.train), its presets, the benchmark, MFU, data-parallel training
-with torchrun on CPU processes (gloo), and the GPU code paths that can run on a CPU."""
+"""The training command (python -m lmutils.train), its presets, the benchmark, MFU, and data-parallel
+training with torchrun on CPU processes (gloo)."""
 
-import functools
 import os
 import re
 import subprocess
@@ -11,11 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmutils import bench, presets
+from lmutils import presets, train
+from lmutils.checkpoint import load_checkpoint, load_model, save_checkpoint
+from lmutils.course.cli import bench_main, train_main as main
+from lmutils.distributed import split_batch
 from lmutils.models import GPT, GPTConfig
-from lmutils.train import (History, TrainConfig, TrainingOutOfMemory, fit, format_speed, gpu_peak_flops,
-                           load_checkpoint, load_model, main, mfu, out_of_memory_message, peak_flops,
-                           save_checkpoint)
+from lmutils.speed import format_speed, gpu_peak_flops, mfu, peak_flops
+from lmutils.train import History, lr_at, split_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "shakespeare-char-cpu", "--device", "cpu", "--n-layer", "1", "--n-head", "2", "--n-embd", "32",
@@ -44,14 +45,14 @@ def test_reference_preset_is_nanogpts_shakespeare_char():
 def test_cpu_preset_and_device_variants():
     cpu = presets.get_preset("shakespeare-char-cpu")
     assert {k: cpu[k] for k in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "dropout")} == \
-        dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0)
-    assert cpu["max_iters"] == cpu["lr_decay_iters"] == 2000 and cpu["eval_iters"] == 20
-    assert (cpu["learning_rate"], cpu["min_lr"], cpu["warmup_iters"]) == (3e-3, 3e-4, 100)  # tuned, see presets
+        dict(n_layer=2, n_head=4, n_embd=128, block_size=64, batch_size=64, dropout=0.0)
+    assert cpu["max_iters"] == cpu["lr_decay_iters"] == 700 and cpu["eval_iters"] == 20
+    assert (cpu["learning_rate"], cpu["min_lr"], cpu["warmup_iters"]) == (1e-2, 1e-3, 50)  # tuned, see presets
     assert not cpu["compile"]
     assert presets.get_preset("shakespeare-char-t4")["dtype"] == "float16"
     assert presets.get_preset("shakespeare-char-ampere")["dtype"] == "bfloat16"
     for name in presets.PRESETS:  # every preset builds a valid model and training config
-        corpus, model_kw, cfg = presets.split_settings(presets.get_preset(name))
+        corpus, model_kw, cfg = split_settings(presets.get_preset(name))
         assert corpus == "shakespeare" and cfg.block_size == model_kw["block_size"]
 
 
@@ -70,10 +71,24 @@ def test_unknown_preset_or_setting_lists_the_known_ones():
         presets.get_preset("shakespeare-char-cpu", n_layers=2)
 
 
+def test_max_iters_alone_shortens_the_schedule():
+    s = presets.get_preset("shakespeare-char-cpu", max_iters=300)
+    assert (s["lr_decay_iters"], s["warmup_iters"]) == (300, 30)  # the preset's 700 and 50 would not fit
+    _, _, cfg = split_settings(s)
+    assert lr_at(299, cfg) == pytest.approx(s["min_lr"], rel=1e-3)  # the run ends where the schedule does
+    assert "cosine down to 0.001 at step 300 (the schedule follows max_iters)" in presets.format_preset(
+        "shakespeare-char-cpu", s)
+    assert presets.get_preset("shakespeare-char-cpu", max_iters=5000)["warmup_iters"] == 50  # longer: as it was
+    given = presets.get_preset("shakespeare-char-cpu", max_iters=300, lr_decay_iters=2000, warmup_iters=50)
+    assert (given["lr_decay_iters"], given["warmup_iters"]) == (2000, 50)  # given explicitly: kept
+    text = presets.format_preset("shakespeare-char-cpu", given)
+    assert "at step 2000, after the last step: the run ends before the learning rate is down" in text
+
+
 def test_format_preset_says_what_changed():
     text = presets.format_preset("shakespeare-char-cpu", presets.get_preset("shakespeare-char-cpu", max_iters=100))
     assert "changed    max_iters=100" in text
-    assert "4 layers, 4 heads, 128 wide, context 64" in text and "768 tokens per step" in text
+    assert "2 layers, 4 heads, 128 wide, context 64" in text and "4,096 tokens per step" in text
     assert "changed" not in presets.format_preset("shakespeare-char")
     assert presets.format_presets().count("\n") == len(presets.PRESETS)
 
@@ -107,23 +122,9 @@ def test_mfu_arithmetic():
     assert h.mfu == pytest.approx(f * 1e6 / (2 * 312e12))
 
 
-def test_out_of_memory_says_what_to_lower(tiny_ids, monkeypatch):
-    msg = out_of_memory_message(TrainConfig(batch_size=64, block_size=256))
-    assert "batch_size=32, grad_accum=2" in msg and "--batch-size 32 --grad-accum 2" in msg
-    assert "16,384 tokens per step" in msg and "Mixed precision" in msg
-    model = GPT(GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=32))
-    quick = TrainConfig(max_iters=5, batch_size=8, block_size=16, eval_iters=1)
-    monkeypatch.setattr(model, "forward", lambda *a: (_ for _ in ()).throw(RuntimeError("MPS backend out of memory")))
-    with pytest.raises(TrainingOutOfMemory, match="Lower batch_size"):  # Apple's GPU says it differently
-        fit(model, tiny_ids, tiny_ids, quick, device="cpu", progress=False, plot=False, quiet=True)
-    monkeypatch.setattr(model, "forward", lambda *a: (_ for _ in ()).throw(RuntimeError("shapes do not match")))
-    with pytest.raises(RuntimeError, match="shapes do not match"):  # other errors pass through unchanged
-        fit(model, tiny_ids, tiny_ids, quick, device="cpu", progress=False, plot=False, quiet=True)
-
-
 # --- the command -----------------------------------------------------------------------------------
 
-def test_command_trains_saves_and_resumes(tmp_path, capsys):
+def test_command_trains_saves_and_resumes(tmp_path, capsys, monkeypatch):
     ckpt = str(tmp_path / "run.pt")
     assert main(TINY + ["--max-iters", "40", "--checkpoint", ckpt, "--sample", "40", "--grad-clip", "none"]) == 0
     out = capsys.readouterr().out
@@ -144,6 +145,13 @@ def test_command_trains_saves_and_resumes(tmp_path, capsys):
     assert [s for s, _, _ in eval_lines(out)] == [60]
     assert load_checkpoint(ckpt)["step"] == 60
 
+    # run again with fewer steps than the checkpoint holds: nothing to train, said at once
+    monkeypatch.setattr(train, "train_step", lambda *a: pytest.fail("trained on past --max-iters"))
+    assert main(TINY + ["--max-iters", "40", "--checkpoint", ckpt, "--sample", "0", "--grad-clip", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to train: the checkpoint is at step 60, past max_iters=40" in out
+    assert load_checkpoint(ckpt)["step"] == 60
+
 
 def test_command_errors_are_clear(tmp_path, capsys):
     if not torch.cuda.is_available():
@@ -162,6 +170,11 @@ def test_command_errors_are_clear(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--dtype", "fp8"])
     assert "invalid choice: 'fp8'" in capsys.readouterr().err
+    latin = tmp_path / "notes.txt"  # not UTF-8: Cyrillic in Windows-1251
+    latin.write_bytes("Привет, мир. ".encode("cp1251") * 100)
+    assert main(TINY + ["--max-iters", "5", "--corpus", str(latin)]) == 1
+    err = capsys.readouterr().err
+    assert f"{latin} is not UTF-8 text" in err and "iconv -f" in err and "Traceback" not in err
 
 
 def test_show_and_list_presets(capsys):
@@ -172,10 +185,17 @@ def test_show_and_list_presets(capsys):
     out = capsys.readouterr().out
     assert "6 layers, 6 heads, 384 wide, context 256" in out and "changed    max_iters=2000" in out
     assert "model: GPT" not in out  # --show builds and trains nothing
+    assert main(["--preset", "shakespeare-char-cpu", "--show", "--max-iters", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "300 steps, lr 0.01 reached after 30 warm-up steps, cosine down to 0.001 at step 300" in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "the N processes share out the batch_size × grad_accum sequences of each step" in usage
 
 
 def test_bench_prints_one_summary_line(capsys):
-    assert bench.main(TINY + ["--max-iters", "20", "--quiet"]) == 0
+    assert bench_main(TINY + ["--max-iters", "20", "--quiet"]) == 0
     (line,) = capsys.readouterr().out.strip().splitlines()
     m = re.fullmatch(r"bench shakespeare-char-cpu \| cpu \| ([\d.]+)M params \| 20 steps \| ([\d.]+) s \| "
                      r"([\d,]+) tokens/s \| MFU n/a \| train ([\d.]+) \| val ([\d.]+) \| "
@@ -187,6 +207,14 @@ def test_bench_prints_one_summary_line(capsys):
     assert int(mem.replace(",", "")) > 50
 
 
+def test_processes_share_out_the_batch():
+    assert split_batch(64, 4, 1) == (64, 4)
+    assert split_batch(64, 8, 4) == (64, 2)  # nanoGPT's way: the micro-batches are shared out
+    assert split_batch(64, 1, 4) == (16, 1)  # or, where they cannot be, each micro-batch
+    with pytest.raises(ValueError, match="cannot be shared out evenly among 3 processes.*--grad-accum 3"):
+        split_batch(8, 1, 3)
+
+
 def test_data_parallel_with_torchrun_on_two_cpu_processes(tmp_path):
     ckpt = tmp_path / "ddp.pt"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
@@ -196,7 +224,9 @@ def test_data_parallel_with_torchrun_on_two_cpu_processes(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
-    assert "data parallel: 2 processes (gloo)" in out and "1,024 tokens per step in all" in out
+    # the two processes share out the 8 × 2 sequences of a step: the tokens per step of one process
+    assert ("data parallel: 2 processes (gloo), each 1 micro-batch(es) of 8 × 32 tokens per step: "
+            "512 tokens per step in all") in out
     steps = eval_lines(out)
     assert [s for s, _, _ in steps] == [0, 20, 40]  # printed once: only rank 0 evaluates and prints
     assert steps[-1][2] < steps[0][2] - 0.4
@@ -205,51 +235,3 @@ def test_data_parallel_with_torchrun_on_two_cpu_processes(tmp_path):
     assert state["step"] == 40 and len(state["rng"]["ranks"]) == 2
     # each process drew its own batches
     assert not torch.equal(state["rng"]["ranks"][0]["batch"], state["rng"]["ranks"][1]["batch"])
-
-
-# --- the GPU code paths, run on a CPU ---------------------------------------------------------------
-
-def tiny_gpt():
-    torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=32))
-
-
-def quick(**kw):
-    return TrainConfig(**dict(max_iters=30, batch_size=8, block_size=16, eval_interval=10, eval_iters=4,
-                              learning_rate=1e-2) | kw)
-
-
-def test_fp16_autocast_with_grad_scaler_on_cpu(tiny_ids, tmp_path):
-    # the T4 preset's path: float16 autocast, and a GradScaler that is really on
-    path = tmp_path / "fp16.pt"
-    history = fit(tiny_gpt(), tiny_ids, tiny_ids, quick(dtype="float16", checkpoint=str(path)), device="cpu",
-                  progress=False, plot=False, quiet=True)
-    assert history.eval_val[-1] < 0.7 * history.eval_val[0]
-    assert load_checkpoint(path)["scaler"]["scale"] > 1  # the scaler multiplied the loss
-    # float32: the scaler is disabled and leaves no state behind
-    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(checkpoint=str(tmp_path / "fp32.pt")), device="cpu",
-        progress=False, plot=False, quiet=True)
-    assert load_checkpoint(tmp_path / "fp32.pt")["scaler"] == {}
-
-
-def test_compile_path(tiny_ids, tmp_path, monkeypatch):
-    # torch.compile's code path in fit (graph capture, the compiled wrapper, checkpoints of the inner model).
-    # Inductor's C++ code generation takes minutes on a small CPU, so the graphs run eagerly here.
-    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
-    eager = fit(tiny_gpt(), tiny_ids, tiny_ids, quick(), device="cpu", progress=False, plot=False, quiet=True)
-    path = tmp_path / "compiled.pt"
-    compiled = fit(tiny_gpt(), tiny_ids, tiny_ids, quick(compile=True, checkpoint=str(path)), device="cpu",
-                   progress=False, plot=False, quiet=True)
-    assert compiled.eval_val == pytest.approx(eager.eval_val, rel=1e-5)
-    assert not any("_orig_mod" in k for k in load_checkpoint(path)["model"])
-    load_model(path)  # loads into a plain, uncompiled model
-
-
-def test_speed_in_evaluation_lines(tiny_ids, capsys):
-    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=20), device="cpu", progress=False, plot=False, speed=True)
-    lines = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(r"step +0 \| train loss [\d.]+ \| val loss [\d.]+", lines[0])  # no speed before training
-    assert re.fullmatch(r"step +10 \| train loss [\d.]+ \| val loss [\d.]+ \| [\d,]+ tokens/s \| MFU n/a", lines[1])
-    assert re.fullmatch(r"trained 20 steps in [\d.]+ s \([\d,]+ tokens/s, MFU n/a\)", lines[-1])
-    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=20), device="cpu", progress=False, plot=False)
-    assert "MFU" not in capsys.readouterr().out  # other notebooks' output stays as it was

@@ -5,11 +5,15 @@
 - SETUP_CELL: the first code cell of every notebook (installs lmutils and the data on Colab, else nothing).
 - start(): the second code cell's call (seed, plot style, Colab widgets, device).
 - check_notebook(): what tests/test_notebooks.py asserts about every notebook.
-- `python -m lmutils.course fix|execute|check NOTEBOOK...` for authors.
+- `python -m lmutils.course fix|execute|check|spread NOTEBOOK...` for authors (spread: measure the recorded
+  results' tolerances across numeric paths).
 """
 
+import json
+import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,11 +39,13 @@ def badge(notebook: str | Path) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
 
 
-def start(seed: int = 0, device=None):
+def start(notebook: str | None = None, seed: int = 0, device=None):
     """Seed everything, set the course's plot style, enable widgets on Colab, pick the device and say which.
+    `notebook` ("04") is the notebook's number, for its recorded results (lmutils.course.results).
     Returns the torch.device."""
     from ..device import describe, in_colab, pick_device, seed_everything
     from .plot import use_course_style
+    from .results import set_notebook
 
     seed_everything(seed)
     use_course_style()
@@ -47,6 +53,7 @@ def start(seed: int = 0, device=None):
         from google.colab import output  # ipywidgets 8 needs Colab's custom widget manager
         output.enable_custom_widget_manager()
     device = pick_device(device)
+    set_notebook(notebook, device)
     print(f"device: {describe(device)}")
     return device
 
@@ -111,31 +118,96 @@ def check_notebook(nb, path: Path) -> list[str]:
     return problems
 
 
-def execute(path: Path, timeout: int = 900) -> float:
-    """Run a notebook top to bottom in a fresh kernel (from its own folder) and save it with its outputs.
-    Returns the seconds it took."""
+def execute(path: Path, timeout: int = 900, save: bool = True, env: dict | None = None) -> float:
+    """Run a notebook top to bottom in a fresh kernel (from its own folder), on CPU, and save it with its
+    outputs; its recorded results become the new references (LMUTILS_RESULTS=record). Returns the seconds."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     fix(nb, path)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    env = {**os.environ, "LMUTILS_DEVICE": "cpu", "LMUTILS_RESULTS": "record" if save else "", **(env or {})}
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             store_widget_state=False, resources={"metadata": {"path": str(path.parent)}})
-    t0 = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - t0
-    nbformat.write(nb, path)
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as log:
+        env.setdefault("LMUTILS_RESULTS_LOG", log.name)
+        t0 = time.perf_counter()
+        client.execute(env=env)  # the kernel's environment
+        seconds = time.perf_counter() - t0
+        recorded = {json.loads(line)["name"] for line in log}
+    if save:
+        nbformat.write(nb, path)
+        from . import results  # drop the references of results the notebook no longer records (GPU figures
+        # come from `python -m lmutils.bench --report`, not from the notebook: they stay)
+
+        number = path.name[:2]
+        kept = {k: v for k, v in results.load(number).items() if k in recorded or k.startswith("gpu/")}
+        if kept or results.load(number):
+            results.save(number, kept)
     return seconds
+
+
+# Numeric paths that sum floating-point numbers in other orders than the machine that executed the notebooks
+# (`make notebooks`: its own vector code and all its cores), as other CPUs do: PyTorch's vector code
+# (ATEN_CPU_CAPABILITY), MKL's (MKL_ENABLE_INSTRUCTIONS), one thread instead of several. One thread each, so
+# that two run side by side on a two-core machine without slowing each other down.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+NUMERIC_PATHS = {
+    "native, 1 thread": ONE_THREAD,
+    "avx2, 1 thread": {"ATEN_CPU_CAPABILITY": "avx2", **ONE_THREAD},
+    "default, 1 thread": {"ATEN_CPU_CAPABILITY": "default", **ONE_THREAD},
+    "default + MKL SSE4.2, 1 thread": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                                       **ONE_THREAD},
+}
+
+
+def spread(paths: list[Path], factor: float = 3.0, floor: float = 1e-4) -> str:
+    """Run notebooks under every NUMERIC_PATHS entry (without saving them), and set each recorded result's
+    tolerance to `factor` times the largest difference from its reference seen (at least floor·max(1, |v|)).
+    Returns the spread table as markdown."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import results
+
+    values = {}  # (notebook, metric) -> {path name: value}
+
+    def run(name, path):
+        with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as log:
+            seconds = execute(path, save=False, env={**NUMERIC_PATHS[name], "LMUTILS_RESULTS_LOG": log.name})
+            for line in log:
+                r = json.loads(line)
+                values.setdefault((path.name[:2], r["name"]), {})[name] = r["value"]
+        print(f"{path.name} [{name}]: {seconds:.1f} s", flush=True)
+
+    # one-thread runs two at a time on a two-core machine; $SPREAD_JOBS=1 runs one at a time
+    with ThreadPoolExecutor(int(os.environ.get("SPREAD_JOBS", 2))) as pool:
+        for job in [pool.submit(run, name, path) for name in NUMERIC_PATHS for path in paths]:
+            job.result()
+    rows = ["| notebook | metric | reference | largest difference | tol |", "|---|---|---|---|---|"]
+    for number in sorted({n for n, _ in values}):
+        recorded = results.load(number)
+        for (n, metric), seen in sorted(values.items()):
+            if n != number or metric not in recorded:
+                continue
+            ref = recorded[metric]["value"]
+            diff = max(abs(v - ref) for v in seen.values())
+            recorded[metric]["tol"] = float(f"{max(factor * diff, floor * max(1.0, abs(ref))):.2g}")
+            rows.append(f"| {number} | {metric} | {ref:.6g} | {diff:.2g} | {recorded[metric]['tol']:.2g} |")
+        results.save(number, recorded)
+    return "\n".join(rows)
 
 
 def main(argv=None) -> int:
     import nbformat
 
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2 or argv[0] not in ("fix", "execute", "check"):
-        print("usage: python -m lmutils.course fix|execute|check NOTEBOOK.ipynb ...")
+    if len(argv) < 2 or argv[0] not in ("fix", "execute", "check", "spread"):
+        print("usage: python -m lmutils.course fix|execute|check|spread NOTEBOOK.ipynb ...")
         return 2
+    if argv[0] == "spread":
+        print(spread([Path(a) for a in argv[1:]]))
+        return 0
     status = 0
     for name in argv[1:]:
         path = Path(name)

@@ -77,6 +77,11 @@ class LivePlot:
         if self.series:
             ax.legend(loc="upper right")
 
+    def series_of(self, model: str) -> "_Series":
+        """A view of this plot for one of several models trained in turn: fit(..., plot=live.series_of("LSTM"))
+        draws "LSTM train" and "LSTM val"; call live.close() after the last one."""
+        return _Series(self, model)
+
     def close(self) -> None:
         """Final redraw, then release the figure (the notebook keeps the last picture)."""
         if self.handle is not None:
@@ -84,6 +89,17 @@ class LivePlot:
             self.handle.update(self.fig)
             plt.close(self.fig)
             self.handle = None
+
+
+class _Series:
+    def __init__(self, live: LivePlot, model: str):
+        self.live, self.model = live, model
+
+    def update(self, step: int, force: bool = False, **values) -> None:
+        self.live.update(step, force, **{f"{self.model} {k}": v for k, v in values.items()})
+
+    def close(self) -> None:
+        self.live.update(0, force=True)  # redraw; the LivePlot itself stays open for the next model
 
 
 def _in_notebook() -> bool:

@@ -3,8 +3,9 @@
 import torch
 
 
-def my_rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
-    return torch.tanh(h_prev @ W_hh.T + x_t @ W_xh.T + b_h)
+def my_rnn_step(x_t, h_prev, W, b_h):
+    """W = [W_hh | W_xh] acting on the concatenation [h_{t-1}, x_t]."""
+    return torch.tanh(torch.cat([h_prev, x_t], dim=1) @ W.T + b_h)
 
 
 def grad_to_previous(g, h_t, W_hh):
@@ -31,32 +32,38 @@ SOLUTIONS = {
     "clip": clip,
 }
 
+# typical wrong answers: (answer, what the first hint says[, what the third hint says])
 WRONG = {
     "rnn_step": [
-        lambda x_t, h_prev, W_xh, W_hh, b_h: h_prev @ W_hh.T + x_t @ W_xh.T + b_h,                  # no tanh
-        lambda x_t, h_prev, W_xh, W_hh, b_h: torch.sigmoid(h_prev @ W_hh.T + x_t @ W_xh.T + b_h),   # sigmoid
-        lambda x_t, h_prev, W_xh, W_hh, b_h: torch.tanh(h_prev @ W_hh + x_t @ W_xh.T + b_h),        # W_hh not transposed
-        lambda x_t, h_prev, W_xh, W_hh, b_h: torch.tanh(h_prev @ W_hh.T + x_t @ W_xh + b_h),        # shape error
-        lambda x_t, h_prev, W_xh, W_hh, b_h: torch.tanh(x_t @ W_xh.T + b_h),                        # no memory
-        lambda x_t, h_prev, W_xh, W_hh, b_h: torch.tanh(h_prev @ W_hh.T + x_t @ W_xh.T),            # no bias
+        (lambda x_t, h_prev, W, b_h: torch.cat([h_prev, x_t], 1) @ W.T + b_h, "nonlinearity"),             # no tanh
+        (lambda x_t, h_prev, W, b_h: torch.sigmoid(torch.cat([h_prev, x_t], 1) @ W.T + b_h), "(-1, 1)"),   # sigmoid
+        (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([h_prev, x_t], 1) @ W.T), "bias b_h is missing"),
+        (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([x_t, h_prev], 1) @ W.T + b_h),                 # [x, h]
+         "which columns of W", "h_prev, x_t] in that order"),
+        (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([h_prev, x_t], 1) @ W + b_h),                   # no .T
+         "Write down the shapes", "multiply by W transposed"),
+        (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([h_prev, x_t], 0) @ W.T + b_h), "Write down the shapes"),
+        (lambda x_t, h_prev, W, b_h: torch.tanh(h_prev @ W[:, :4].T + b_h), "shape of each piece",        # no x_t
+         "torch.cat([h_prev, x_t], dim=1)"),
     ],
     "grad_to_previous": [
-        lambda g, h_t, W_hh: (g * (1 - h_t ** 2)) @ W_hh.T,    # wrong transpose
-        lambda g, h_t, W_hh: g @ W_hh,                          # skipped tanh'
-        lambda g, h_t, W_hh: (g * (1 - h_t)) @ W_hh,            # wrong derivative
-        lambda g, h_t, W_hh: g * (1 - h_t ** 2),                # stopped before W_hh
+        (lambda g, h_t, W_hh: (g * (1 - h_t ** 2)) @ W_hh.T, "check the transpose", "not W_hh.T"),
+        (lambda g, h_t, W_hh: g @ W_hh, "through the tanh"),                  # skipped tanh'
+        (lambda g, h_t, W_hh: (g * (1 - h_t)) @ W_hh, "not the derivative of tanh", "1 − h_t²"),
+        (lambda g, h_t, W_hh: g * (1 - h_t ** 2), "two steps back", "(g * (1 - h_t ** 2)) @ W_hh"),
     ],
     "rnn_lm_params": [
-        lambda V, E, H: V * E + H * E + H * H + H + H * V + V,  # one RNN bias only
-        lambda V, E, H: H * E + H * H + 2 * H + H * V + V,      # no embedding
-        lambda V, E, H: V * E + H * E + H * H + 2 * H + H * V,  # no output bias
-        lambda V, E, H: H * H,
+        (lambda V, E, H: V * E + H * E + H * H + H + H * V + V, "two bias vectors"),  # one RNN bias only
+        (lambda V, E, H: H * E + H * H + 2 * H + H * V + V, "embedding table"),       # no embedding
+        (lambda V, E, H: V * E + H * E + H * H + 2 * H + H * V, "output layer has a bias"),
+        (lambda V, E, H: H * H, "list its layers", "embedding V·E"),
     ],
     "clip": [
-        lambda grads, max_norm: [g * min(1.0, max_norm / g.norm().item()) for g in grads],   # per tensor
-        lambda grads, max_norm: [g * max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)) for g in grads],
-        lambda grads, max_norm: [g.mul_(min(1.0, max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)).item()))
-                                 for g in grads],  # in place (and the norm changes under its feet)
-        lambda grads, max_norm: grads,
+        (lambda grads, max_norm: [g * min(1.0, max_norm / g.norm().item()) for g in grads], "on its own"),
+        (lambda grads, max_norm: [g * max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)) for g in grads],
+         "must stay as they are"),
+        (lambda grads, max_norm: [g.mul_(min(1.0, max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)).item()))
+                                  for g in grads], "changed the gradients"),  # in place (the norm changes too)
+        (lambda grads, max_norm: grads, "which norm", "min(1, max_norm / norm)"),
     ],
 }

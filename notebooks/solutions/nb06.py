@@ -38,34 +38,42 @@ SOLUTIONS = {
     "positional_encoding": positional_encoding,
 }
 
+# typical wrong answers: (answer, what the first hint says[, what the third hint says])
 WRONG = {
     "attention": [
-        lambda Q, K, V: (Q @ K.transpose(-2, -1)).softmax(-1) @ V,                      # no scaling
-        lambda Q, K, V: (Q @ K.transpose(-2, -1) / Q.size(-1)).softmax(-1) @ V,         # divides by d_k
-        lambda Q, K, V: (Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))).softmax(-2) @ V,  # wrong axis
-        lambda Q, K, V: (Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))).softmax(-1),   # the weights, not A V
-        lambda Q, K, V: Q @ K.transpose(0, 1),                                          # raises: wrong dims
+        (lambda Q, K, V: (Q @ K.transpose(-2, -1)).softmax(-1) @ V, "one more operation",           # no scaling
+         "divided by √d_k"),
+        (lambda Q, K, V: (Q @ K.transpose(-2, -1) / Q.size(-1)).softmax(-1) @ V, "not by d_k"),    # divides by d_k
+        (lambda Q, K, V: (Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))).softmax(-2) @ V, "wrong axis"),
+        (lambda Q, K, V: (Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))).softmax(-1), "attention weights"),
+        (lambda Q, K, V: Q @ K.transpose(0, 1), "your function raised"),                          # wrong dims
+        (lambda Q, K, V: (Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))).sigmoid() @ V, "inside out",
+         ".softmax(dim=-1) @ V"),
     ],
     "score_std": [
-        lambda d_k, sigma: sigma,
-        lambda d_k, sigma: math.sqrt(d_k) * sigma ** 2,
-        lambda d_k, sigma: sigma ** 4,
-        lambda d_k, sigma: 1.0,
+        (lambda d_k, sigma: sigma, "what is its variance", "σ⁴"),
+        (lambda d_k, sigma: math.sqrt(d_k) * sigma ** 2, "what does the scaling do"),
+        (lambda d_k, sigma: sigma ** 4, "is a variance"),
+        (lambda d_k, sigma: 1.0, "variance of one term", "the std is σ²"),
     ],
     "causal_mask": [
-        lambda T: ~torch.ones(T, T, dtype=torch.bool).tril(),    # True = blocked
-        lambda T: torch.ones(T, T, dtype=torch.bool).triu(),     # upper triangle
-        lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1),   # no diagonal
-        lambda T: torch.ones(T, T).tril(),                       # float, not bool
+        (lambda T: ~torch.ones(T, T, dtype=torch.bool).tril(), "opposite convention"),    # True = blocked
+        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(), "upper triangle"),
+        (lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1), "keep the diagonal"),
+        (lambda T: torch.ones(T, T).tril(), "boolean"),                                   # float, not bool
+        (lambda T: torch.ones(T, T, dtype=torch.bool), "on paper", ".tril()"),
     ],
     "split_heads": [
-        lambda x, n_head: x.view(x.size(0), n_head, x.size(1), x.size(2) // n_head),  # right shape, wrong content
-        lambda x, n_head: x.view(x.size(0), x.size(1), n_head, x.size(2) // n_head),  # forgot the transpose
+        (lambda x, n_head: x.view(x.size(0), n_head, x.size(1), x.size(2) // n_head), "mixes up tokens"),
+        (lambda x, n_head: x.view(x.size(0), x.size(1), n_head, x.size(2) // n_head), "(2, 4, 3, 3)"),
+        (lambda x, n_head: x.view(x.size(0), x.size(1), x.size(2) // n_head, n_head).permute(0, 3, 1, 2),
+         "print a small example", ".transpose(1, 2)"),
     ],
     "positional_encoding": [
-        lambda T, d: positional_encoding(T, d)[:, [i ^ 1 for i in range(d)]],         # sin and cos swapped
-        lambda T, d: torch.stack([torch.sin(torch.arange(T) / 10000 ** (j / d)) if j % 2 == 0 else
-                                  torch.cos(torch.arange(T) / 10000 ** (j / d)) for j in range(d)], 1),  # j/d
-        lambda T, d: torch.zeros(T, d),
+        (lambda T, d: positional_encoding(T, d)[:, [i ^ 1 for i in range(d)]], "swapped"),  # sin and cos swapped
+        (lambda T, d: torch.stack([torch.sin(torch.arange(T) / 10000 ** (j / d)) if j % 2 == 0 else
+                                   torch.cos(torch.arange(T) / 10000 ** (j / d)) for j in range(d)], 1),
+         "the exponent"),                                                                   # j/d instead of 2i/d
+        (lambda T, d: torch.zeros(T, d), "column by column", "sin(angle)"),
     ],
 }

@@ -41,26 +41,30 @@ def _top_p_without_the_crossing_token(logits, p):
     return kept / kept.sum()
 
 
+# typical wrong answers: (answer, what the first hint says[, what the third hint says])
 WRONG = {
     "gpt_params": [
-        lambda V, T, L, C: gpt_params(V, T, L, C) + V * C,           # untied output layer
-        lambda V, T, L, C: gpt_params(V, T, L, C) - T * C,           # no position embeddings
-        lambda V, T, L, C: gpt_params(V, T, L, C) - (2 * L + 1) * C,  # no layer norms
-        lambda V, T, L, C: V * C + T * C + L * 4 * C * C,            # attention only
+        (lambda V, T, L, C: gpt_params(V, T, L, C) + V * C, "one matrix too many", "weight tying"),  # untied head
+        (lambda V, T, L, C: gpt_params(V, T, L, C) - T * C, "position embeddings"),
+        (lambda V, T, L, C: gpt_params(V, T, L, C) - (2 * L + 1) * C, "layer norms"),
+        (lambda V, T, L, C: V * C + T * C + L * 4 * C * C, "List the model's parts", "the head is tied"),
     ],
     "block_forward": [
-        _post_norm,
-        lambda b, x: b.mlp(b.ln2(b.attn(b.ln1(x)))),                 # no residuals
-        lambda b, x: (lambda h: h + b.mlp(b.ln1(h)))(x + b.attn(b.ln1(x))),  # ln1 twice
+        (_post_norm, "post-norm", "never normalised"),
+        (lambda b, x: b.mlp(b.ln2(b.attn(b.ln1(x)))), "residual connections"),                 # no residuals
+        (lambda b, x: (lambda h: h + b.mlp(b.ln1(h)))(x + b.attn(b.ln1(x))), "b.ln2"),     # ln1 twice
+        (lambda b, x: x + b.attn(b.ln1(x)), "in order", "x = x + b.attn(b.ln1(x))"),         # no MLP
     ],
     "top_k": [
-        lambda logits, k: logits.softmax(-1) * (logits >= torch.topk(logits, k).values[-1]),  # not renormalised
-        lambda logits, k: logits.masked_fill(logits > torch.topk(logits, k, largest=False).values[-1],
-                                             float("-inf")).softmax(-1),                    # the k smallest
-        lambda logits, k: logits.masked_fill(logits <= torch.topk(logits, k).values[-1], float("-inf")).softmax(-1),
+        (lambda logits, k: logits.softmax(-1) * (logits >= torch.topk(logits, k).values[-1]), "sum to 1",
+         "-inf"),                                                                            # not renormalised
+        (lambda logits, k: logits.masked_fill(logits > torch.topk(logits, k, largest=False).values[-1],
+                                              float("-inf")).softmax(-1), "LARGEST", "torch.topk"),  # k smallest
+        (lambda logits, k: logits.masked_fill(logits <= torch.topk(logits, k).values[-1], float("-inf")).softmax(-1),
+         "keep exactly the 3 largest"),
     ],
     "top_p": [
-        _top_p_without_the_crossing_token,
-        lambda logits, p: top_p_probs(logits, p) * 0.9,                                     # not normalised
+        (_top_p_without_the_crossing_token, "one token too few", "cumsum − itself"),
+        (lambda logits, p: top_p_probs(logits, p) * 0.9, "sum to 1"),                          # not normalised
     ],
 }

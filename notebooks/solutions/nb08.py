@@ -60,6 +60,19 @@ def accumulate_zeroing(model, x, y, k):
         (lm_loss(model(xm), ym) / k).backward()
 
 
+def accumulate_full_batch(model, x, y, k):
+    from lmutils.train import lm_loss
+
+    lm_loss(model(x), y).backward()  # the right gradient, but k is ignored: no memory saved
+
+
+def accumulate_full_batch_k_times(model, x, y, k):
+    from lmutils.train import lm_loss
+
+    for _ in range(k):
+        (lm_loss(model(x), y) / k).backward()
+
+
 def mfu_forward_only(model, tokens_per_s, peak_flops):
     n = sum(p.numel() for p in model.parameters()) - model.pos_emb.weight.numel()
     return 2 * n * tokens_per_s / peak_flops
@@ -81,11 +94,23 @@ SOLUTIONS = {
     "model_flops_utilisation": my_mfu,
 }
 
+# typical wrong answers: (answer, what the first hint says[, what the third hint says])
 WRONG = {
-    "lr_schedule": [lr_no_floor, lr_no_warmup, lr_linear],
-    "decay_params": [lambda m: {n for n, _ in m.named_parameters()},
-                     lambda m: {n for n, _ in m.named_parameters() if n.endswith("weight")},
-                     lambda m: {n for n, p in m.named_parameters() if p.dim() >= 2 and "emb" not in n}],
-    "accumulate": [accumulate_no_division, accumulate_zeroing],
-    "model_flops_utilisation": [mfu_forward_only, mfu_no_attention, mfu_percent],
+    "lr_schedule": [(lr_no_floor, "cosine part", "lr_min + ½(1 + cos(π · progress))"),
+                    (lr_no_warmup, "warm-up part", "lr_max · (step + 1) / warmup"),
+                    (lr_linear, "cosine part")],
+    "decay_params": [(lambda m: {n for n, _ in m.named_parameters()}, "LayerNorm gains", "number of dimensions"),
+                     (lambda m: {n for n, _ in m.named_parameters() if n.endswith("weight")}, "LayerNorm gains"),
+                     (lambda m: {n for n, p in m.named_parameters() if p.dim() >= 2 and "emb" not in n},
+                      "parameter(s) are missing", "embeddings included"),
+                     (lambda m: {"not_a_parameter"}, "not names from model.named_parameters()")],
+    "accumulate": [(accumulate_no_division, "what is each micro-batch's loss a mean over",
+                    "divide it by the number of micro-batches"),
+                   (accumulate_zeroing, "do they all stay there", "zip(x.chunk(k), y.chunk(k))"),
+                   (accumulate_full_batch, "ran once, on the whole batch", "x.chunk(k)"),
+                   (accumulate_full_batch_k_times, "ran 4 time(s), on [8, 8, 8, 8] rows")],
+    "model_flops_utilisation": [(mfu_forward_only, "forward pass only"),
+                                (mfu_no_attention, "N does not count them", "12 · n_layer · block_size"),
+                                (mfu_percent, "percentage"),
+                                (lambda model, speed, peak: speed / peak, "how many FLOPs", "MFU = (6N")],
 }

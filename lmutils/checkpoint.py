@@ -1,0 +1,164 @@
+"""Checkpoints: save a training run, resume it exactly, rebuild a trained model.
+
+A checkpoint is one file holding plain data only (tensors, numbers, strings), so it loads with
+torch.load(weights_only=True): opening it runs no code. It is written atomically: to a temporary file
+first, then renamed over the old one, so an interruption never leaves a half-written checkpoint.
+"""
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .data import CharTokenizer, WordTokenizer
+from .distributed import gather, world
+from .models import build_model, model_spec
+
+FORMAT = "lmutils-checkpoint-1"
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: missing, unreadable, or from another model."""
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model itself, out of DistributedDataParallel (.module) and torch.compile (._orig_mod)."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+def rng_states(batch_gen: torch.Generator | None, device) -> dict:
+    """This process's random states: its batches, its dropout masks on the CPU and, training on a GPU,
+    on the GPU (dropout there draws from the GPU's generator)."""
+    device = torch.device(device)
+    return {"batch": batch_gen.get_state() if batch_gen else None, "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def set_rng_states(states: dict, batch_gen: torch.Generator, device) -> None:
+    """The inverse of rng_states."""
+    if states.get("batch") is not None:
+        batch_gen.set_state(states["batch"])
+    torch.set_rng_state(states["torch"])
+    if states.get("cuda") is not None and torch.device(device).type == "cuda":
+        torch.cuda.set_rng_state(states["cuda"], device)
+
+
+def save_checkpoint(path, model, optimizer=None, scaler=None, step: int = 0, cfg=None, history=None,
+                    rng: list | None = None, tokenizer=None) -> Path:
+    """Write a checkpoint atomically. cfg: the TrainConfig; rng: every process's rng_states (one per process,
+    rank 0 first); tokenizer: a CharTokenizer or WordTokenizer, saved so that load_model can rebuild it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = unwrap(model)
+    state = {
+        "format": FORMAT,
+        "model_spec": model_spec(model),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer else None,
+        "scaler": scaler.state_dict() if scaler else None,
+        "step": step,
+        "train_config": asdict(cfg) if cfg else None,
+        "history": asdict(history) if history else None,
+        "rng": {"ranks": rng or [rng_states(None, "cpu")]},
+        "tokenizer": tokenizer.state_dict() if tokenizer else None,  # its "kind" says which class
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def save_run(cfg, model, optimizer, scaler, step: int, history, batch_gen, device, tokenizer=None) -> None:
+    """fit()'s checkpoint at cfg.checkpoint, written by rank 0, with every process's random states."""
+    rank, world_size = world()
+    rng = gather(rng_states(batch_gen, device)) if world_size > 1 else [rng_states(batch_gen, device)]
+    if rank == 0:
+        save_checkpoint(cfg.checkpoint, model, optimizer, scaler, step, cfg, history, rng, tokenizer)
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a checkpoint with weights_only=True (no arbitrary code runs), with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: check the path, or train first to create it")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:120]}). "
+                              "It is probably truncated (an interrupted copy or a full disk) or not a checkpoint "
+                              "at all: delete it to start afresh, or use an earlier copy.") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a PyTorch file but not an lmutils checkpoint (no 'format' entry)")
+    return state
+
+
+def restore_model(state: dict, model: torch.nn.Module) -> None:
+    """Load a checkpoint's weights into model, refusing one saved from a different kind or shape."""
+    model = unwrap(model)
+    want, have = state["model_spec"], model_spec(model)
+    if want != have:
+        diff = [f"{k}={want['config'].get(k)} (this model: {v})" for k, v in have["config"].items()
+                if want["config"].get(k) != v]
+        what = f"a {want['kind']} model" if want["kind"] != have["kind"] else ", ".join(diff)
+        raise CheckpointError(f"the checkpoint was saved from a different model: {what}. Build the model with the "
+                              "checkpoint's settings (lmutils.checkpoint.load_model(path) does that), or give this "
+                              "run a new checkpoint path.")
+    model.load_state_dict(state["model"])
+
+
+def restore(state: dict, model, optimizer, scaler, batch_gen: torch.Generator, device, rank: int = 0,
+            world_size: int = 1) -> list[str]:
+    """Put a training run back where the checkpoint left it: weights, optimizer, gradient scaler and this
+    process's random states. Returns notes for the user about what could not continue exactly."""
+    notes = []
+    restore_model(state, model)
+    if state["optimizer"] is None or state["history"] is None:
+        raise CheckpointError("the checkpoint holds a model but no training run (no optimizer state): it cannot be "
+                              "resumed. Give this run a new checkpoint path; restore_model loads its weights.")
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler.is_enabled() and not state["scaler"]:
+        notes.append("the checkpoint was trained without float16's gradient scaler: starting a fresh one")
+    else:
+        scaler.load_state_dict(state["scaler"])
+    ranks = state["rng"].get("ranks") or [state["rng"]]
+    if rank < len(ranks):
+        set_rng_states(ranks[rank], batch_gen, device)
+    if len(ranks) != world_size:
+        notes.append(f"saved by {len(ranks)} process(es), resumed by {world_size}: the weights and optimizer "
+                     "continue exactly, the random batches do not")
+    return notes
+
+
+def resume(path, model, optimizer, scaler, batch_gen: torch.Generator, device, say=print) -> tuple[dict, int]:
+    """Restore a training run from the checkpoint at path (see restore); returns (its history, its step)."""
+    state = load_checkpoint(path)
+    notes = restore(state, model, optimizer, scaler, batch_gen, device, *world())
+    say(f"resumed from {path} at step {state['step']}")
+    for note in notes:
+        say(f"({note})")
+    return state["history"], state["step"]
+
+
+def load_tokenizer(state: dict | None):
+    """A tokenizer rebuilt from its state_dict (None for None)."""
+    if state is None:
+        return None
+    kind = state.get("kind", "char")
+    if kind not in TOKENIZERS:
+        raise CheckpointError(f"the checkpoint's tokenizer is of an unknown kind {kind!r}: known kinds are "
+                              f"{', '.join(TOKENIZERS)}. Was it saved by a newer lmutils? Update lmutils.")
+    return TOKENIZERS[kind].from_state_dict(state)
+
+
+def load_model(path, device=None):
+    """Rebuild a trained model (and its tokenizer, if saved) from a checkpoint: returns (model, tokenizer)."""
+    state = load_checkpoint(path)
+    model = build_model(state["model_spec"])
+    model.load_state_dict(state["model"])
+    return model.to(device or "cpu").eval(), load_tokenizer(state.get("tokenizer"))

@@ -1,0 +1,119 @@
+"""A notebook's recorded results: numbers that depend on the machine's arithmetic, kept with a tolerance.
+
+Floating-point sums are taken in a different order on different CPUs (vector width, thread count, the
+BLAS library), so a training loss is bit-exact only on the machine that produced it. A notebook therefore
+prints such a number through record(), which shows it beside the course's reference run:
+
+    record("val_loss/rnn", rnn_loss)
+    # val_loss/rnn = 1.8415 (reference 1.8415 ± 0.0300 on CPU)
+
+The references live in notebooks/results/<notebook>.json as {"metric": {"value": v, "tol": t}}, tol absolute,
+measured across CPUs by `python -m lmutils.course spread`. What happens depends on $LMUTILS_RESULTS:
+  unset    (a student)         show the value and the reference; say so when it is outside the tolerance
+  check    (the test suite)    raise when a value is outside its tolerance or has no reference
+  record   (`make notebooks`)  write the value as the new reference, keeping the tolerance
+$LMUTILS_RESULTS_LOG=path appends every value as a JSON line (what `spread` reads).
+On a GPU a notebook trains at other sizes: the CPU references do not apply and are not compared.
+"""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TOL = 1e-6  # until `spread` measures one: a new metric must be measured before it can pass elsewhere
+
+_notebook = None     # "04", set by lmutils.course.start
+_on_cpu = True
+
+
+class ResultOutsideTolerance(AssertionError):
+    pass
+
+
+def set_notebook(number: str | None, device) -> None:
+    global _notebook, _on_cpu
+    _notebook, _on_cpu = number, torch.device(device).type == "cpu"
+
+
+def results_path(number: str) -> Path | None:
+    """notebooks/results/<notebook stem>.json, or None where the notebooks are not at hand (a wheel on Colab)."""
+    found = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+    return ROOT / "notebooks" / "results" / f"{found[0].stem}.json" if found else None
+
+
+def load(number: str) -> dict:
+    path = results_path(number)
+    return json.loads(path.read_text()) if path and path.exists() else {}
+
+
+def save(number: str, results: dict) -> None:
+    path = results_path(number)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+
+
+def record(name: str, value, fmt: str = ".4f"):
+    """Show a machine-dependent number beside the course's reference for it; returns the value."""
+    value = float(value)
+    mode = os.environ.get("LMUTILS_RESULTS", "")
+    if os.environ.get("LMUTILS_RESULTS_LOG"):
+        with open(os.environ["LMUTILS_RESULTS_LOG"], "a") as f:
+            f.write(json.dumps({"notebook": _notebook, "name": name, "value": value, "cpu": _on_cpu}) + "\n")
+    if _notebook is None:
+        raise RuntimeError("record() needs the notebook's number: start the notebook with start(\"NN\")")
+    if not _on_cpu:
+        print(f"{name} = {value:{fmt}} (trained at GPU sizes: the course's CPU reference does not apply)")
+        return value
+    results = load(_notebook)
+    if mode == "record":
+        results[name] = {"value": value, "tol": results.get(name, {}).get("tol", DEFAULT_TOL)}
+        save(_notebook, results)
+    ref = results.get(name)
+    if ref is None:
+        if mode == "check":
+            raise ResultOutsideTolerance(f"{name} has no reference in {results_path(_notebook)}: "
+                                         "run `make notebooks`, then `python -m lmutils.course spread`")
+        print(f"{name} = {value:{fmt}}")
+        return value
+    inside = math.isfinite(value) and abs(value - ref["value"]) <= ref["tol"]
+    print(f"{name} = {value:{fmt}} (reference {ref['value']:{fmt}} ± {ref['tol']:.2g} on CPU"
+          + ("" if inside else ": outside the range seen across CPUs") + ")")
+    if not inside and mode == "check":
+        raise ResultOutsideTolerance(f"{name} = {value!r} is outside its reference {ref['value']!r} ± {ref['tol']!r} "
+                                     f"({results_path(_notebook).name})")
+    return value
+
+
+def compare(ours, theirs, label: str, atol: float = 1e-5, rtol: float = 1e-5) -> None:
+    """Assert that a from-scratch result equals PyTorch's (or any reference) within a stated tolerance,
+    and say so in one line that is the same on every machine."""
+    ours, theirs = torch.as_tensor(ours).detach().cpu(), torch.as_tensor(theirs).detach().cpu()
+    torch.testing.assert_close(ours, theirs, atol=atol, rtol=rtol, check_dtype=False,
+                               msg=lambda m: f"{label}: not equal within atol {atol:g}, rtol {rtol:g}\n{m}")
+    print(f"✓ {label}: equal within atol {atol:g}, rtol {rtol:g}")
+
+
+def check_sample(name: str, text: str, vocab, length: int | None = None) -> str:
+    """A sample drawn from a trained model differs between machines; check what does not: its length and
+    that every character comes from the vocabulary. Returns the text, unchanged."""
+    missing = sorted(set(text) - set(vocab))
+    problems = ([f"characters outside the vocabulary: {missing[:10]}"] if missing else []) + \
+        ([f"{len(text)} characters, expected {length}"] if length is not None and len(text) != length else [])
+    if problems and os.environ.get("LMUTILS_RESULTS") == "check":
+        raise ResultOutsideTolerance(f"sample {name}: " + "; ".join(problems))
+    return text
+
+
+def scoreboard() -> list[tuple[str, str, float]]:
+    """Every language model's recorded validation loss across the course, from the committed results files:
+    [(notebook, model, nats per character)], best last. It can never disagree with the notebooks."""
+    rows = []
+    for path in sorted((ROOT / "notebooks" / "results").glob("*.json")):
+        for name, entry in json.loads(path.read_text()).items():
+            if name.startswith("val_loss/"):
+                rows.append((path.stem[:2], name.removeprefix("val_loss/"), entry["value"]))
+    return sorted(rows, key=lambda r: -r[2])

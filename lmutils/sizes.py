@@ -1,0 +1,104 @@
+"""How big each notebook's models and runs are, by device: one table, plain data.
+
+The CPU sizes were tuned on two cores (whole validation split, tiny Shakespeare; 5-gram baseline 1.7504):
+    04 RNN 64/256:      500 steps × 32×64, lr 1e-2: 1.8415 | 1,000 × 64×64, lr 5e-3: 1.6816 | 1,500 steps: 1.6473 (42 s)
+    05 LSTM 64/248:     700 × 64×64, lr 7e-3: 1.6231 | lr 1e-2: 1.5908 (31 s) | 800 steps, lr 1e-2: 1.5793 (41 s)
+    05 RNN 64/512:      700 × 64×64, lr 1e-2 (800 steps): 1.8940 | lr 7e-3: 1.7818 | lr 5e-3 (800 steps): 1.7222 (47 s/700)
+    05 LSTM 64/184:     800 × 64×64, lr 7e-3: 1.6621
+    07/08 GPT 2×128:    800 × 64×64, lr 5e-3, warm-up 50: 1.7188
+
+    size = sizes("04", device)       # this notebook's settings for this device
+    RNNConfig(tok.vocab_size, **size["rnn"]); TrainConfig(**size["train"])
+
+"cpu" is sized so that a whole notebook runs in about a minute and a half on two CPU cores (it is also used
+on Apple MPS, whose results are close to the CPU's at these sizes); "gpu" is the full size for a CUDA GPU.
+Model entries are the keyword arguments of RNNConfig ("rnn"), LSTMConfig ("lstm") or GPTConfig ("gpt"),
+without vocab_size; "train" is TrainConfig's. tests/test_sizes.py trains every entry, GPU ones included,
+for two steps on CPU, so that a typo in a GPU-only setting fails a test instead of a Colab session.
+"""
+
+import torch
+
+SIZES = {
+    "04": {
+        "cpu": dict(rnn=dict(n_embd=64, n_hidden=256, n_layer=1),
+                    train=dict(max_iters=1500, batch_size=64, block_size=64, learning_rate=5e-3,
+                               eval_interval=250, eval_iters=10, grad_clip=1.0)),
+        "gpu": dict(rnn=dict(n_embd=64, n_hidden=512, n_layer=2),
+                    train=dict(max_iters=3000, batch_size=64, block_size=128, learning_rate=3e-3,
+                               eval_interval=500, eval_iters=10, grad_clip=1.0)),
+    },
+    "10": {
+        "cpu": dict(bpe_vocab=512,
+                    gpt=dict(block_size=64, n_layer=2, n_head=4, n_embd=64),
+                    train=dict(max_iters=300, batch_size=32, block_size=64, learning_rate=1e-2, warmup_iters=30,
+                               eval_interval=100, eval_iters=10),
+                    pretrained="gpt2", standin=dict(n_positions=64, n_embd=64, n_layer=2, n_head=4),
+                    finetune=dict(steps=40, batch_size=8, block_size=64, learning_rate=1e-3, eval_chars=20_000),
+                    kv=dict(n_layer=4, n_head=4, n_embd=128, block_size=512), kv_lengths=[32, 64, 128, 256, 480]),
+        "gpu": dict(bpe_vocab=1024,
+                    gpt=dict(block_size=256, n_layer=6, n_head=6, n_embd=384),
+                    train=dict(max_iters=2000, batch_size=64, block_size=256, learning_rate=1e-3, warmup_iters=100,
+                               eval_interval=250, eval_iters=20),
+                    pretrained="gpt2", standin=dict(n_positions=256, n_embd=384, n_layer=6, n_head=6),
+                    finetune=dict(steps=300, batch_size=8, block_size=256, learning_rate=5e-5, eval_chars=111_540),
+                    kv=dict(n_layer=6, n_head=6, n_embd=384, block_size=1024), kv_lengths=[64, 128, 256, 512, 1000]),
+    },
+    "09": {  # cpu: fine-tunes data/pretrained/gpt-shakespeare-cpu-preset.ckpt, made with "gpt" and "train"
+        "cpu": dict(gpt=dict(n_layer=2, n_head=4, n_embd=128, block_size=64, dropout=0.0, bias=False),
+                    train=dict(max_iters=700, batch_size=64, block_size=64, learning_rate=1e-2, min_lr=1e-3,
+                               warmup_iters=50, lr_decay_iters=700, eval_interval=100, eval_iters=20, grad_clip=1.0,
+                               dtype="float32"),
+                    checkpoint="pretrained/gpt-shakespeare-cpu-preset.ckpt",
+                    finetune=dict(max_iters=40, batch_size=16, block_size=64, learning_rate=1e-3, min_lr=1e-4,
+                                  warmup_iters=5, eval_interval=10, eval_iters=4, grad_clip=1.0, dtype="float32"),
+                    scratch=dict(max_iters=40, batch_size=16, block_size=64, learning_rate=3e-3, min_lr=3e-4,
+                                 warmup_iters=5, eval_interval=10, eval_iters=4, grad_clip=1.0, dtype="float32"),
+                    classify=dict(steps=600, batch_size=32, rank=4, lr=dict(full=5e-4, frozen=1e-2, lora=3e-3)),
+                    seed_steps=10),
+        "gpu": dict(gpt=dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, bias=False),
+                    train=dict(max_iters=5000, batch_size=64, block_size=256, learning_rate=1e-3, min_lr=1e-4,
+                               warmup_iters=100, eval_interval=500, eval_iters=50, grad_clip=1.0),
+                    checkpoint=None,
+                    finetune=dict(max_iters=300, batch_size=64, block_size=256, learning_rate=3e-4, min_lr=3e-5,
+                                  warmup_iters=20, eval_interval=50, eval_iters=10, grad_clip=1.0),
+                    scratch=dict(max_iters=300, batch_size=64, block_size=256, learning_rate=1e-3, min_lr=1e-4,
+                                 warmup_iters=20, eval_interval=50, eval_iters=10, grad_clip=1.0),
+                    classify=dict(steps=300, batch_size=64, rank=8, lr=dict(full=1e-4, frozen=1e-2, lora=1e-3)),
+                    seed_steps=100),
+    },
+    "05": {
+        # the LSTM gets the width that matches the RNN's parameters; each model its best learning rate
+        "cpu": dict(rnn=dict(n_embd=64, n_hidden=512), lr=dict(RNN=5e-3, LSTM=1e-2),
+                    train=dict(max_iters=700, batch_size=64, block_size=64, eval_interval=140, eval_iters=5,
+                               grad_clip=1.0)),
+        "gpu": dict(rnn=dict(n_embd=64, n_hidden=1024), lr=dict(RNN=2e-3, LSTM=3e-3),
+                    train=dict(max_iters=3000, batch_size=64, block_size=128, eval_interval=250, eval_iters=10,
+                               grad_clip=1.0)),
+    },
+    "07": {
+        "cpu": dict(gpt=dict(block_size=64, n_layer=2, n_head=4, n_embd=64),
+                    train=dict(max_iters=400, batch_size=32, block_size=64, learning_rate=1e-2, warmup_iters=30,
+                               eval_interval=100, eval_iters=10),
+                    tang_train=dict(max_iters=120, batch_size=8, eval_interval=60)),
+        "gpu": dict(gpt=dict(block_size=256, n_layer=6, n_head=6, n_embd=384),
+                    train=dict(max_iters=2000, batch_size=64, block_size=256, learning_rate=1e-3, warmup_iters=100,
+                               eval_interval=250, eval_iters=20),
+                    tang_train=dict(max_iters=2000, batch_size=16, eval_interval=250)),
+    },
+    "08": {
+        "cpu": dict(attention=dict(B=8, h=4, T=256, d=32), compile_demo=False,
+                    run=dict(eval_iters=10),  # the whole CPU preset
+                    reference={}),
+        "gpu": dict(attention=dict(B=32, h=6, T=1024, d=64), compile_demo=True, run=dict(),
+                    reference={"nanoGPT's reference run (1.47)": 1.47}),
+    },
+}
+
+
+def sizes(notebook: str, device) -> dict:
+    """The settings of notebook `notebook` ("04") for `device`: its "gpu" entry on CUDA, else its "cpu" entry."""
+    if notebook not in SIZES:
+        raise KeyError(f"no sizes for notebook {notebook!r}: the table has {', '.join(SIZES)}")
+    kind = "gpu" if torch.device(device).type == "cuda" else "cpu"
+    return SIZES[notebook][kind]

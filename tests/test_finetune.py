@@ -1,0 +1,98 @@
+"""lmutils.finetune: LoRA starts as the identity change and merges exactly; the classifier pools correctly."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from lmutils.finetune import (GPTClassifier, LoRALinear, add_lora, confusion_matrix, freeze, hidden_states,
+                              merge_lora, pad_batch, speeches, train_classifier, trainable_params)
+from lmutils.data import CharTokenizer
+from lmutils.models import GPT, GPTConfig
+
+
+def small_gpt(seed=0):
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=8))
+
+
+def test_hidden_states_feed_the_lm_head():
+    gpt = small_gpt()
+    idx = torch.randint(0, 11, (3, 10))
+    torch.testing.assert_close(gpt.head(hidden_states(gpt, idx)), gpt(idx))
+
+
+def test_lora_with_zero_B_leaves_the_output_unchanged():
+    gpt = small_gpt()
+    idx = torch.randint(0, 11, (2, 12))
+    before = gpt(idx).detach()
+    names = add_lora(gpt, rank=2)
+    assert names == ["blocks.0.attn.qkv", "blocks.0.attn.proj", "blocks.1.attn.qkv", "blocks.1.attn.proj"]
+    assert all(isinstance(gpt.get_submodule(n), LoRALinear) for n in names)
+    torch.testing.assert_close(gpt(idx), before, rtol=0, atol=0)
+    # only A and B train: r·(in + out) per layer
+    assert trainable_params(gpt) == 2 * (2 * (8 + 24) + 2 * (8 + 8))
+
+
+def test_merged_weights_give_the_adapters_logits():
+    gpt = small_gpt()
+    add_lora(gpt, rank=3, alpha=6.0)
+    with torch.no_grad():
+        for m in gpt.modules():
+            if isinstance(m, LoRALinear):
+                m.B.normal_()  # a "trained" adapter
+    idx = torch.randint(0, 11, (2, 12))
+    adapted = gpt(idx).detach()
+    merge_lora(gpt)
+    assert not any(isinstance(m, LoRALinear) for m in gpt.modules())
+    torch.testing.assert_close(gpt(idx), adapted, rtol=1e-5, atol=1e-5)
+
+
+def test_lora_layer_formula_and_errors():
+    base = nn.Linear(5, 4, bias=True)
+    lora = LoRALinear(base, rank=2, alpha=4.0)
+    with torch.no_grad():
+        lora.B.normal_()
+    x = torch.randn(3, 5)
+    want = x @ base.weight.T + base.bias + 2.0 * x @ lora.A.T @ lora.B.T
+    torch.testing.assert_close(lora(x), want)
+    assert not base.weight.requires_grad
+    with pytest.raises(ValueError, match="rank"):
+        LoRALinear(nn.Linear(5, 4), rank=0)
+    with pytest.raises(ValueError, match="matches"):
+        add_lora(small_gpt(), targets=("nothing",))
+
+
+def test_mean_pooling_ignores_padding():
+    gpt = small_gpt()
+    clf = GPTClassifier(gpt, n_classes=3)
+    idx = torch.randint(1, 11, (1, 6))
+    padded = torch.cat([idx, torch.zeros(1, 4, dtype=torch.long)], 1)
+    mask = torch.tensor([[1.0] * 6 + [0.0] * 4])
+    torch.testing.assert_close(clf.features(padded, mask), clf.features(idx))
+    last = GPTClassifier(gpt, 3, pool="last")
+    torch.testing.assert_close(last.features(padded, mask), hidden_states(gpt, idx)[:, -1])
+
+
+def test_frozen_body_trains_only_the_head():
+    clf = GPTClassifier(freeze(small_gpt()), n_classes=2)
+    assert trainable_params(clf) == 8 * 2 + 2
+    body = [p.clone() for p in clf.body.parameters()]
+    x = torch.randint(0, 11, (16, 8))
+    y = (x[:, 0] > 5).long()
+    losses = train_classifier(clf, x, torch.ones(16, 8), y, steps=30, lr=1e-2, batch_size=8)
+    assert losses[-1] < losses[0]
+    assert all(torch.equal(a, b) for a, b in zip(body, clf.body.parameters()))
+    with pytest.raises(ValueError, match="frozen"):
+        train_classifier(freeze(clf), x, torch.ones(16, 8), y, steps=1)
+
+
+def test_speeches_pad_batch_and_confusion():
+    text = "ROMEO:\nHello there.\n\nJULIET:\nHi.\nBye.\n\nnot a speech\n\nROMEO:\nAgain."
+    sp = speeches(text)
+    assert [(s, b) for s, b, _ in sp] == [("ROMEO", "Hello there."), ("JULIET", "Hi.\nBye."), ("ROMEO", "Again.")]
+    assert all(text[p:].startswith(s + ":") for s, _, p in sp)
+    tok = CharTokenizer.from_text(text)
+    x, mask = pad_batch(["Hi.", "Hello there."], tok, 5)
+    assert x.shape == (2, 5) and mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert tok.decode(x[1].tolist()) == "Hello"
+    assert confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist() == [[1, 0], [1, 1]]

@@ -1,0 +1,143 @@
+"""Recorded results (lmutils.course.results): a value within its tolerance passes, one outside fails, a missing
+reference fails, and the test run of a notebook fails in both cases while a changed exact output fails too."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from lmutils.course import results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def notebook_99(tmp_path, monkeypatch):
+    """A fake course root with notebooks/99_test.ipynb and its results file."""
+    (tmp_path / "notebooks" / "results").mkdir(parents=True)
+    (tmp_path / "notebooks" / "99_test.ipynb").write_text("{}")
+    (tmp_path / "notebooks" / "results" / "99_test.json").write_text(
+        json.dumps({"val_loss/x": {"value": 1.5, "tol": 0.01}}))
+    monkeypatch.setattr(results, "ROOT", tmp_path)
+    results.set_notebook("99", "cpu")
+    yield tmp_path / "notebooks" / "results" / "99_test.json"
+    results.set_notebook(None, "cpu")
+
+
+def test_inside_the_tolerance_passes_and_shows_the_reference(notebook_99, monkeypatch, capsys):
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    assert results.record("val_loss/x", 1.505) == 1.505
+    assert capsys.readouterr().out == "val_loss/x = 1.5050 (reference 1.5000 ± 0.01 on CPU)\n"
+
+
+def test_outside_the_tolerance_fails_the_test_run_and_warns_a_student(notebook_99, monkeypatch, capsys):
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    with pytest.raises(results.ResultOutsideTolerance, match="outside its reference"):
+        results.record("val_loss/x", 1.52)
+    with pytest.raises(results.ResultOutsideTolerance):
+        results.record("val_loss/x", float("nan"))
+    monkeypatch.delenv("LMUTILS_RESULTS")
+    results.record("val_loss/x", 1.52)  # a student: told, not stopped
+    assert "outside the range seen across CPUs" in capsys.readouterr().out
+
+
+def test_a_metric_without_reference_fails_the_test_run(notebook_99, monkeypatch):
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    with pytest.raises(results.ResultOutsideTolerance, match="no reference"):
+        results.record("val_loss/new", 2.0)
+
+
+def test_record_mode_writes_the_value_and_keeps_the_tolerance(notebook_99, monkeypatch):
+    monkeypatch.setenv("LMUTILS_RESULTS", "record")
+    results.record("val_loss/x", 1.7)
+    results.record("val_loss/new", 2.0)
+    saved = json.loads(notebook_99.read_text())
+    assert saved["val_loss/x"] == {"value": 1.7, "tol": 0.01}
+    assert saved["val_loss/new"]["value"] == 2.0
+
+
+def test_on_a_gpu_the_cpu_reference_is_not_compared(notebook_99, monkeypatch, capsys):
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    results.set_notebook("99", "cuda")
+    results.record("val_loss/x", 1.3)
+    assert "GPU sizes" in capsys.readouterr().out
+
+
+def test_compare_passes_within_tolerance_and_fails_outside(capsys):
+    a = torch.randn(4, 5)
+    results.compare(a, a + 1e-7, "ours vs theirs")
+    assert capsys.readouterr().out == "✓ ours vs theirs: equal within atol 1e-05, rtol 1e-05\n"
+    with pytest.raises(AssertionError, match="ours vs theirs: not equal"):
+        results.compare(a, a + 1e-3, "ours vs theirs")
+
+
+def test_check_sample_catches_foreign_characters_and_a_wrong_length(monkeypatch):
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    assert results.check_sample("s", "abba", "ab", length=4) == "abba"
+    with pytest.raises(results.ResultOutsideTolerance, match="outside the vocabulary"):
+        results.check_sample("s", "abc", "ab")
+    with pytest.raises(results.ResultOutsideTolerance, match="expected 5"):
+        results.check_sample("s", "abba", "ab", length=5)
+
+
+def test_every_results_file_is_well_formed():
+    for path in sorted((ROOT / "notebooks" / "results").glob("*.json")):
+        assert (ROOT / "notebooks" / f"{path.stem}.ipynb").exists(), f"{path.name} has no notebook"
+        for name, entry in json.loads(path.read_text()).items():
+            assert set(entry) == {"value", "tol"}, (path.name, name)
+            assert entry["tol"] >= 0, (path.name, name)
+
+
+def _lesson(tmp_path, value: float, exact: str, picture: bool = False) -> Path:
+    """A one-cell notebook with committed outputs: a recorded value, an exact line (and a picture)."""
+    nb = nbformat.v4.new_notebook()
+    code = textwrap.dedent(f"""\
+        from pathlib import Path
+        from lmutils.course import results
+        results.ROOT = Path({str(tmp_path)!r}); results.set_notebook("99", "cpu")
+        results.record("val_loss/x", {value})
+        print({exact!r})""")
+    cell = nbformat.v4.new_code_cell(code, execution_count=1, outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text="val_loss/x = 1.5000 (reference 1.5000 ± 0.01 on CPU)\nshape (4, 5)\n")])
+    if picture:
+        cell.outputs.append(nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
+                                                                         "text/plain": "<Figure>"}))
+        cell.metadata["tags"] = ["nbval-ignore-output"]  # where nbval itself looks at no output
+    nb.cells = [cell]
+    (tmp_path / "notebooks" / "results").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "notebooks" / "results" / "99_test.json").write_text(
+        json.dumps({"val_loss/x": {"value": 1.5, "tol": 0.01}}))
+    path = tmp_path / "notebooks" / "99_test.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _nbval(path) -> subprocess.CompletedProcess:
+    """`make test` on that notebook: the project's pytest options and conftest.py, nothing inherited."""
+    shutil.copy(ROOT / "conftest.py", path.parent / "conftest.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LMUTILS_")}
+    return subprocess.run([sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider",
+                           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+
+
+@pytest.mark.parametrize("value, exact, passes", [
+    (1.505, "shape (4, 5)", True),     # another CPU: a little off, within the tolerance
+    (1.6, "shape (4, 5)", False),      # a result that really changed
+    (1.5, "shape (4, 6)", False),      # a hardware-independent output that changed
+], ids=["within-tolerance", "value-outside-tolerance", "exact-output-changed"])
+def test_the_notebook_test_run_has_teeth(tmp_path, value, exact, passes):
+    run = _nbval(_lesson(tmp_path, value, exact))
+    assert (run.returncode == 0) == passes, run.stdout[-3000:]
+
+
+def test_a_cell_that_committed_a_picture_must_still_draw_one(tmp_path):
+    run = _nbval(_lesson(tmp_path, 1.5, "shape (4, 5)", picture=True))
+    assert run.returncode != 0 and "fewer pictures" in run.stdout, run.stdout[-3000:]
