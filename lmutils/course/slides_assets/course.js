@@ -1,7 +1,7 @@
 // Typeset the equations, start reveal.js, and make every slide fit: a slide taller than the screen, or with
 // code wider than it, is scaled down (to MIN_SCALE at most) and scrolls beyond that.
 (function () {
-  const WIDTH = 1280, HEIGHT = 720, MIN_SCALE = 0.65;
+  const WIDTH = 1280, HEIGHT = 720, MIN_SCALE = 0.55;
 
   function fit(slide) {
     if (!slide || slide.querySelector("section")) return;  // a vertical stack: fit its slides one by one
