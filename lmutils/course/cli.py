@@ -145,6 +145,8 @@ def train_main(argv=None) -> int:
         if rank == 0 and args.sample:
             text = sample_text(model.eval(), tok, args.prompt, args.sample, seed=settings.get("seed", 0))
             print("sample:\n" + text)
+        if world_size > 1:
+            torch.distributed.barrier()  # no process tears the group down while another still uses it
     except (ValueError, CheckpointError, TrainingOutOfMemory) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
