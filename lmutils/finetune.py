@@ -4,7 +4,7 @@
     clf = GPTClassifier(body, n_classes=5)              # mean-pooled last hidden state -> linear head
     freeze(clf.body)                                    # only the head trains ...
     add_lora(clf.body, rank=4)                          # ... or low-rank adapters on attention's qkv and proj
-    train_classifier(clf, x, mask, y, steps=200, lr=1e-3)
+    train_classifier(clf, x, mask, y, steps=200, lr=1e-3, head_lr=1e-2)
     accuracy(clf, x_test, mask_test, y_test)
 
 LoRA (Hu et al., 2021) leaves a pre-trained weight W (out × in) frozen and learns a low-rank change:
@@ -147,14 +147,22 @@ def merge_lora(model: nn.Module) -> nn.Module:
 
 def train_classifier(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, steps: int = 200,
                      lr: float = 1e-3, batch_size: int = 32, weight_decay: float = 0.0, seed: int = 0,
-                     device=None) -> list[float]:
+                     device=None, head_lr: float | None = None) -> list[float]:
     """Fine-tune whatever in model requires grad with AdamW on cross-entropy, batches drawn at random.
+    head_lr: a learning rate of its own for model.head (default: lr). The head starts at zero and has
+    everything to learn, the body little: a small lr for the body and a larger one for the head.
     Returns the training loss of every step."""
     device = device or next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("nothing to train: every parameter is frozen (requires_grad=False)")
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if head_lr is None:
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    else:
+        head = {id(p) for p in model.head.parameters() if p.requires_grad}
+        groups = [dict(params=[p for p in params if id(p) not in head], lr=lr),
+                  dict(params=[p for p in params if id(p) in head], lr=head_lr)]
+        opt = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     model.train()
     losses = []

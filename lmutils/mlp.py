@@ -12,11 +12,15 @@ Backward, each line the chain rule through one line above (dX means ∂E/∂X):
     dA  = dH ⊙ (1 - H²)
     dW1 = Xᵀ dA        db1 = Σ_n dA
 nn.Linear stores its weight as (out, in) and computes x Wᵀ + b, so fc1.weight = W1ᵀ.
+
+MLPLM (notebook 03) is the same two layers as a language model (Bengio et al., 2003): the inputs are the
+embeddings of the previous `context` tokens, concatenated, so that similar tokens can share what is learned.
 """
 
 import math
 
 import torch
+from torch import nn
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -122,3 +126,33 @@ def rel_error(a, b) -> float:
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     denom = (a.norm() + b.norm()).item()
     return 0.0 if denom == 0 else (a - b).norm().item() / denom
+
+
+class MLPLM(nn.Module):
+    """Bengio et al. (2003)'s language model, over the previous `context` tokens c_1 … c_k:
+        x = [C[c_1], …, C[c_k]]      (k · n_embd,)   C: the embedding table (vocab_size, n_embd)
+        h = tanh(x W1 + b1)          (n_hidden,)
+        logits = h W2 + b2           (vocab_size,)
+    idx (B, context) → logits (B, vocab_size). context_windows makes (idx, next token) pairs from a text."""
+
+    def __init__(self, vocab_size: int, context: int = 4, n_embd: int = 32, n_hidden: int = 512):
+        super().__init__()
+        self.context = context
+        self.embed = nn.Embedding(vocab_size, n_embd)
+        self.hidden = nn.Linear(context * n_embd, n_hidden)
+        self.head = nn.Linear(n_hidden, vocab_size)
+
+    def forward(self, idx):
+        if idx.dim() != 2 or idx.shape[1] != self.context:
+            raise ValueError(f"MLPLM reads the previous {self.context} tokens: idx must have shape "
+                             f"(B, {self.context}), got {tuple(idx.shape)} (see context_windows)")
+        return self.head(torch.tanh(self.hidden(self.embed(idx).flatten(1))))
+
+
+def context_windows(ids: torch.Tensor, context: int):
+    """(X, y) for every token of ids that has `context` tokens before it: X[i] = ids[i : i + context] and
+    y[i] = ids[i + context]. Views of ids, no copies."""
+    if not 1 <= context < len(ids):
+        raise ValueError(f"context must be between 1 and len(ids) - 1 = {len(ids) - 1}, got {context}")
+    windows = ids.unfold(0, context + 1, 1)
+    return windows[:, :context], windows[:, context]

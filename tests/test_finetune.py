@@ -96,3 +96,15 @@ def test_speeches_pad_batch_and_confusion():
     assert x.shape == (2, 5) and mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert tok.decode(x[1].tolist()) == "Hello"
     assert confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist() == [[1, 0], [1, 1]]
+
+
+def test_head_lr_is_the_heads_own_learning_rate():
+    clf = GPTClassifier(small_gpt(), n_classes=2)
+    body = [p.clone() for p in clf.body.parameters()]
+    x = torch.randint(0, 11, (16, 8))
+    y = (x[:, 0] > 5).long()
+    train_classifier(clf, x, torch.ones(16, 8), y, steps=5, lr=0.0, head_lr=1e-2, batch_size=8)
+    assert all(torch.equal(a, b) for a, b in zip(body, clf.body.parameters()))  # lr 0: the body stays
+    assert clf.head.weight.abs().sum() > 0                                       # the head moved from zero
+    frozen = GPTClassifier(freeze(small_gpt()), n_classes=2)                     # only the head trains: one group
+    assert train_classifier(frozen, x, torch.ones(16, 8), y, steps=2, lr=1e-2, head_lr=1e-2, batch_size=8)

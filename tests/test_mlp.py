@@ -125,3 +125,53 @@ def test_bad_input_is_explained(change, error, match):
     params, X, t = problem(N=6, D=3, M=4, C=3)
     with pytest.raises(error, match=match):
         mlp.loss_and_grads(*change(params, X, t))
+
+
+# --- the MLP language model (notebook 03) ---------------------------------------------------------
+
+def test_mlplm_is_embeddings_concatenated_then_two_layers():
+    torch.manual_seed(0)
+    model = mlp.MLPLM(vocab_size=11, context=3, n_embd=5, n_hidden=7)
+    idx = torch.randint(0, 11, (6, 3))
+    C, W1, b1 = model.embed.weight, model.hidden.weight.T, model.hidden.bias
+    x = torch.cat([nn.functional.one_hot(idx[:, j], 11).float() @ C for j in range(3)], dim=1)
+    expected = torch.tanh(x @ W1 + b1) @ model.head.weight.T + model.head.bias
+    torch.testing.assert_close(model(idx), expected)
+    assert model(idx).shape == (6, 11)
+
+
+def test_mlplm_refuses_a_context_of_another_length():
+    model = mlp.MLPLM(vocab_size=11, context=3)
+    with pytest.raises(ValueError, match=r"previous 3 tokens.*\(B, 3\), got \(2, 4\)"):
+        model(torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_context_windows_pairs_each_token_with_the_tokens_before_it():
+    ids = torch.arange(10)
+    X, y = mlp.context_windows(ids, 4)
+    assert X.shape == (6, 4) and y.tolist() == list(range(4, 10))
+    assert X[2].tolist() == [2, 3, 4, 5]
+    with pytest.raises(ValueError, match="context must be between 1 and"):
+        mlp.context_windows(ids, 10)
+
+
+def test_mlplm_learns_what_a_bigram_cannot():
+    # the next token is the sum of the two before it (mod 7): a bigram is at chance, the MLP with context 2 is not
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 7, (2000,), generator=g)
+    ids = torch.zeros(2000, dtype=torch.long)
+    ids[:2] = a[:2]
+    for i in range(2, 2000):
+        ids[i] = (ids[i - 1] + ids[i - 2]) % 7 if i % 3 == 2 else a[i]
+    X, y = mlp.context_windows(ids, 2)
+    keep = torch.arange(len(y)) % 3 == 0   # targets ids[i] with i % 3 == 2
+    X, y = X[keep], y[keep]
+    torch.manual_seed(0)
+    model = mlp.MLPLM(7, context=2, n_embd=8, n_hidden=64)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(300):
+        loss = nn.functional.cross_entropy(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (model(X).argmax(1) == y).float().mean() > 0.95

@@ -48,6 +48,24 @@ def test_outside_the_tolerance_fails_the_test_run_and_warns_a_student(notebook_9
     assert "outside the range seen across CPUs" in capsys.readouterr().out
 
 
+def test_size_and_time_are_stored_for_the_scoreboard_and_never_compared(notebook_99, monkeypatch):
+    monkeypatch.setenv("LMUTILS_RESULTS", "record")
+    results.record("val_loss/x", 1.5, params=1234, seconds=61.27)
+    monkeypatch.setattr(results, "ROOT", notebook_99.parents[2])
+    assert json.loads(notebook_99.read_text())["val_loss/x"] == {"value": 1.5, "tol": 0.01, "params": 1234,
+                                                                  "seconds": 61.3}
+    assert results.scoreboard() == [("99", "x", 1.5, 1234, 61.3)]
+    assert "| 99 | x | 1,234 | 61 s | 1.5000 |" in results.scoreboard_markdown(before="999")
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    results.record("val_loss/x", 1.505, params=99, seconds=1.0)  # another machine's time: not a failure
+
+
+def test_record_takes_a_tensor_that_requires_grad_without_a_warning(notebook_99, monkeypatch, recwarn):
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    assert results.record("val_loss/x", torch.tensor(1.5, requires_grad=True) * 1) == 1.5
+    assert not [w for w in recwarn if "requires_grad" in str(w.message)]
+
+
 def test_a_metric_without_reference_fails_the_test_run(notebook_99, monkeypatch):
     monkeypatch.setenv("LMUTILS_RESULTS", "check")
     with pytest.raises(results.ResultOutsideTolerance, match="no reference"):
@@ -87,11 +105,20 @@ def test_check_sample_catches_foreign_characters_and_a_wrong_length(monkeypatch)
         results.check_sample("s", "abba", "ab", length=5)
 
 
+def test_the_readme_shows_the_scoreboard_of_the_results_files():
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("<!-- scoreboard -->\n")[1].split("<!-- /scoreboard -->")[0].strip()
+    assert shown == results.scoreboard_markdown(), \
+        "README's scoreboard is stale: paste the output of `python -m lmutils.course scoreboard` between its markers"
+    assert all(row[3] is not None for row in results.scoreboard() if row[0] < "09" and row[1] not in results.COUNTING), \
+        "a trained model's val_loss is recorded without params= and seconds="
+
+
 def test_every_results_file_is_well_formed():
     for path in sorted((ROOT / "notebooks" / "results").glob("*.json")):
         assert (ROOT / "notebooks" / f"{path.stem}.ipynb").exists(), f"{path.name} has no notebook"
         for name, entry in json.loads(path.read_text()).items():
-            assert set(entry) == {"value", "tol"}, (path.name, name)
+            assert {"value", "tol"} <= set(entry) <= {"value", "tol", *results.ABOUT}, (path.name, name)
             assert entry["tol"] >= 0, (path.name, name)
 
 

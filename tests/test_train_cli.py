@@ -45,9 +45,9 @@ def test_reference_preset_is_nanogpts_shakespeare_char():
 def test_cpu_preset_and_device_variants():
     cpu = presets.get_preset("shakespeare-char-cpu")
     assert {k: cpu[k] for k in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "dropout")} == \
-        dict(n_layer=2, n_head=4, n_embd=128, block_size=64, batch_size=64, dropout=0.0)
-    assert cpu["max_iters"] == cpu["lr_decay_iters"] == 700 and cpu["eval_iters"] == 20
-    assert (cpu["learning_rate"], cpu["min_lr"], cpu["warmup_iters"]) == (1e-2, 1e-3, 50)  # tuned, see presets
+        dict(n_layer=2, n_head=4, n_embd=128, block_size=128, batch_size=16, dropout=0.0)
+    assert cpu["max_iters"] == cpu["lr_decay_iters"] == 1800 and cpu["eval_iters"] == 20
+    assert (cpu["learning_rate"], cpu["min_lr"], cpu["warmup_iters"]) == (1e-2, 1e-3, 100)  # tuned, see presets
     assert not cpu["compile"]
     assert presets.get_preset("shakespeare-char-t4")["dtype"] == "float16"
     assert presets.get_preset("shakespeare-char-ampere")["dtype"] == "bfloat16"
@@ -73,12 +73,12 @@ def test_unknown_preset_or_setting_lists_the_known_ones():
 
 def test_max_iters_alone_shortens_the_schedule():
     s = presets.get_preset("shakespeare-char-cpu", max_iters=300)
-    assert (s["lr_decay_iters"], s["warmup_iters"]) == (300, 30)  # the preset's 700 and 50 would not fit
+    assert (s["lr_decay_iters"], s["warmup_iters"]) == (300, 30)  # the preset's 1800 and 100 would not fit
     _, _, cfg = split_settings(s)
     assert lr_at(299, cfg) == pytest.approx(s["min_lr"], rel=1e-3)  # the run ends where the schedule does
     assert "cosine down to 0.001 at step 300 (the schedule follows max_iters)" in presets.format_preset(
         "shakespeare-char-cpu", s)
-    assert presets.get_preset("shakespeare-char-cpu", max_iters=5000)["warmup_iters"] == 50  # longer: as it was
+    assert presets.get_preset("shakespeare-char-cpu", max_iters=5000)["warmup_iters"] == 100  # longer: as it was
     given = presets.get_preset("shakespeare-char-cpu", max_iters=300, lr_decay_iters=2000, warmup_iters=50)
     assert (given["lr_decay_iters"], given["warmup_iters"]) == (2000, 50)  # given explicitly: kept
     text = presets.format_preset("shakespeare-char-cpu", given)
@@ -88,7 +88,7 @@ def test_max_iters_alone_shortens_the_schedule():
 def test_format_preset_says_what_changed():
     text = presets.format_preset("shakespeare-char-cpu", presets.get_preset("shakespeare-char-cpu", max_iters=100))
     assert "changed    max_iters=100" in text
-    assert "2 layers, 4 heads, 128 wide, context 64" in text and "4,096 tokens per step" in text
+    assert "2 layers, 4 heads, 128 wide, context 128" in text and "2,048 tokens per step" in text
     assert "changed" not in presets.format_preset("shakespeare-char")
     assert presets.format_presets().count("\n") == len(presets.PRESETS)
 

@@ -202,8 +202,13 @@ def main(argv=None) -> int:
     import nbformat
 
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scoreboard"]:
+        from .results import scoreboard_markdown
+
+        print(scoreboard_markdown())
+        return 0
     if len(argv) < 2 or argv[0] not in ("fix", "execute", "check", "spread"):
-        print("usage: python -m lmutils.course fix|execute|check|spread NOTEBOOK.ipynb ...")
+        print("usage: python -m lmutils.course fix|execute|check|spread NOTEBOOK.ipynb ... | scoreboard")
         return 2
     if argv[0] == "spread":
         print(spread([Path(a) for a in argv[1:]]))

@@ -13,6 +13,8 @@ measured across CPUs by `python -m lmutils.course spread`. What happens depends 
   check    (the test suite)    raise when a value is outside its tolerance or has no reference
   record   (`make notebooks`)  write the value as the new reference, keeping the tolerance
 $LMUTILS_RESULTS_LOG=path appends every value as a JSON line (what `spread` reads).
+A trained model's loss can carry its size and training time, record("val_loss/rnn", loss, params=n,
+seconds=s): kept beside the reference for the scoreboard (the seconds of the reference run), never compared.
 On a GPU a notebook trains at other sizes: the CPU references do not apply and are not compared.
 """
 
@@ -56,9 +58,14 @@ def save(number: str, results: dict) -> None:
     path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
 
 
-def record(name: str, value, fmt: str = ".4f"):
-    """Show a machine-dependent number beside the course's reference for it; returns the value."""
-    value = float(value)
+COUNTING = ("unigram", "bigram", "trigram", "5-gram")  # notebook 03's counting models: nothing trained
+ABOUT = ("params", "seconds")  # what a recorded loss may carry besides its value and tolerance
+
+
+def record(name: str, value, fmt: str = ".4f", params: int | None = None, seconds: float | None = None):
+    """Show a machine-dependent number beside the course's reference for it; returns the value. params and
+    seconds (a trained model's size and CPU training time) are stored with the reference, for scoreboard()."""
+    value = float(value.detach()) if torch.is_tensor(value) else float(value)
     mode = os.environ.get("LMUTILS_RESULTS", "")
     if os.environ.get("LMUTILS_RESULTS_LOG"):
         with open(os.environ["LMUTILS_RESULTS_LOG"], "a") as f:
@@ -71,6 +78,8 @@ def record(name: str, value, fmt: str = ".4f"):
     results = load(_notebook)
     if mode == "record":
         results[name] = {"value": value, "tol": results.get(name, {}).get("tol", DEFAULT_TOL)}
+        about = {"params": params, "seconds": None if seconds is None else round(float(seconds), 1)}
+        results[name].update({k: v for k, v in about.items() if v is not None})
         save(_notebook, results)
     ref = results.get(name)
     if ref is None:
@@ -108,12 +117,26 @@ def check_sample(name: str, text: str, vocab, length: int | None = None) -> str:
     return text
 
 
-def scoreboard() -> list[tuple[str, str, float]]:
+def scoreboard() -> list[tuple[str, str, float, int | None, float | None]]:
     """Every language model's recorded validation loss across the course, from the committed results files:
-    [(notebook, model, nats per character)], best last. It can never disagree with the notebooks."""
+    [(notebook, model, nats per character, parameters, CPU training seconds of the reference run)], best
+    last (parameters and seconds None where not recorded, e.g. for counting models). It can never disagree
+    with the notebooks."""
     rows = []
     for path in sorted((ROOT / "notebooks" / "results").glob("*.json")):
         for name, entry in json.loads(path.read_text()).items():
             if name.startswith("val_loss/"):
-                rows.append((path.stem[:2], name.removeprefix("val_loss/"), entry["value"]))
+                rows.append((path.stem[:2], name.removeprefix("val_loss/"), entry["value"], entry.get("params"),
+                             entry.get("seconds")))
     return sorted(rows, key=lambda r: -r[2])
+
+
+def scoreboard_markdown(before: str = "09") -> str:
+    """The scoreboard of notebooks before `before` (09 and 10 score other texts and tokens) as a markdown
+    table: what the README shows (tests/test_results.py keeps the two equal)."""
+    lines = ["| notebook | model | parameters | CPU training | validation loss |", "|---|---|--:|--:|--:|"]
+    for nb, model, loss, params, seconds in reversed(scoreboard()):
+        if nb < before:
+            lines.append(f"| {nb} | {model} | {'' if params is None else f'{params:,}'} | "
+                         f"{'' if seconds is None else f'{seconds:.0f} s'} | {loss:.4f} |")
+    return "\n".join(lines)

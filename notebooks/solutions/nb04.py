@@ -1,6 +1,10 @@
 """Solutions to notebook 04's exercises (recurrent networks)."""
 
 import torch
+import torch.nn.functional as F
+
+from lmutils.data import get_batch
+from lmutils.train import lr_at, make_optimizer
 
 
 def my_rnn_step(x_t, h_prev, W, b_h):
@@ -25,11 +29,55 @@ def clip(grads, max_norm):
     return [g * scale for g in grads]
 
 
+def _accum_variant(mean=True, zero_each=False, ignore_accum=False):
+    """my_fit_accum (the defaults), or my_fit_accum with one typical mistake."""
+    def fit_accum(model, ids, cfg):
+        device = next(model.parameters()).device
+        optimizer = make_optimizer(model, cfg, device)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        losses = []
+        for step in range(cfg.max_iters):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            optimizer.zero_grad()
+            total = 0.0
+            for _ in range(1 if ignore_accum else cfg.grad_accum):
+                if zero_each:
+                    optimizer.zero_grad()
+                x, y = get_batch(ids, cfg.block_size, cfg.batch_size, device, generator=gen)
+                loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten()) / (cfg.grad_accum if mean else 1)
+                loss.backward()  # the gradients of the micro-batches add up in .grad
+                total += loss.item()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            losses.append(total)
+        return losses
+    return fit_accum
+
+
+my_fit_accum = _accum_variant()
+
+
+def _no_clip(model, ids, cfg):
+    optimizer = make_optimizer(model, cfg, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    losses = []
+    for step in range(cfg.max_iters):
+        x, y = get_batch(ids, cfg.block_size, cfg.batch_size, generator=gen)
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
 SOLUTIONS = {
     "rnn_step": my_rnn_step,
     "grad_to_previous": grad_to_previous,
     "rnn_lm_params": rnn_lm_params,
     "clip": clip,
+    "fit_accum": my_fit_accum,
 }
 
 # typical wrong answers: (answer, what the first hint says[, what the third hint says])
@@ -65,5 +113,11 @@ WRONG = {
         (lambda grads, max_norm: [g.mul_(min(1.0, max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)).item()))
                                   for g in grads], "changed the gradients"),  # in place (the norm changes too)
         (lambda grads, max_norm: grads, "which norm", "min(1, max_norm / norm)"),
+    ],
+    "fit_accum": [
+        (_no_clip, "with grad_accum = 1", "lr_at(step, cfg)"),
+        (_accum_variant(ignore_accum=True), "first step's loss differs", "for each of the cfg.grad_accum"),
+        (_accum_variant(mean=False), "mean over its micro-batches", "divide each micro-batch's loss"),
+        (_accum_variant(zero_each=True), "weights drift", "zero the gradients once per optimizer step"),
     ],
 }

@@ -4,6 +4,7 @@ import torch
 
 from . import attempt, checker, close, correct, forbid, hint, seeded
 from ...models import RNNConfig, RNNLM, num_params
+from ...train import TrainConfig, fit
 
 
 def _tensor_answer(got, name, shape):
@@ -152,3 +153,55 @@ def clip(fn):
                     "compute the norm over all gradients together, then rescale if it exceeds max_norm.",
                     "norm = sqrt(Σ over all tensors of (g²).sum()); multiply every g by min(1, max_norm / norm).")
     return correct("the same as torch.nn.utils.clip_grad_norm_.")
+
+
+def _tiny_run(fn, grad_accum):
+    """(fit's losses, fit's model, the student's result, the student's model) on a tiny RNN and random text."""
+    ids = torch.randint(0, 12, (3000,), generator=torch.Generator().manual_seed(4))
+    cfg = TrainConfig(max_iters=6, batch_size=4, block_size=8, grad_accum=grad_accum, learning_rate=1e-2,
+                      warmup_iters=2, log_interval=1, eval_interval=1000, eval_iters=1, dtype="float32", seed=3)
+    models = []
+    for _ in range(2):
+        with seeded(0):
+            models.append(RNNLM(RNNConfig(12, n_embd=8, n_hidden=16)))
+    reference = fit(models[0], ids, ids[:200], cfg, device="cpu", progress=False, quiet=True).train_loss
+    with forbid(fn, "lmutils.train.fit", "lmutils.train.train_step"):
+        got, err = attempt(fn, models[1], ids, cfg)
+    return reference, models[0], got, models[1], err
+
+
+@checker
+def fit_accum(fn):
+    """my_fit_accum(model, ids, cfg): fit's training losses (one per optimizer step) and final weights, with
+    cfg.grad_accum micro-batches per step."""
+    for accum in (1, 3):
+        reference, ref_model, got, model, err = _tiny_run(fn, accum)
+        if err is not None:
+            return err
+        try:
+            got = [float(v) for v in got]
+        except (TypeError, ValueError):
+            return hint("return a list of numbers: the training loss of every optimizer step (loss.item()).")
+        if len(got) != len(reference):
+            return hint(f"return one loss per optimizer step: {len(reference)} here (cfg.max_iters), got {len(got)}.")
+        same_weights = all(close(p, q, 1e-5) for p, q in zip(model.parameters(), ref_model.parameters()))
+        if close(got, reference, 1e-5) and same_weights:
+            continue
+        if accum == 1:
+            return hint("with grad_accum = 1 this is the loop of \"Inside fit\": is everything there, in that order?",
+                        "make_optimizer(model, cfg, device); a torch.Generator seeded with cfg.seed for get_batch; "
+                        "lr_at(step, cfg) each step; clip_grad_norm_ to cfg.grad_clip before optimizer.step().")
+        if close(got[0], accum * reference[0], 1e-5):
+            return hint("the loss of a step is the mean over its micro-batches, not their sum.",
+                        "divide each micro-batch's loss by cfg.grad_accum (before backward: that also scales the "
+                        "gradient right), and add the divided losses up.")
+        if not close(got[0], reference[0], 1e-5):
+            return hint("your first step's loss differs: does every step draw cfg.grad_accum micro-batches of "
+                        "cfg.batch_size windows from the generator, one after the other?",
+                        "for each of the cfg.grad_accum micro-batches: get_batch(ids, cfg.block_size, cfg.batch_size, "
+                        "device, generator=gen), forward, loss / cfg.grad_accum, backward.")
+        return hint("your losses start right but the weights drift: what happens to the gradients between "
+                    "micro-batches?",
+                    "zero the gradients once per optimizer step, before its micro-batches, so that backward adds "
+                    "them up; divide each loss by cfg.grad_accum; then clip and step once.")
+    return correct("your loop trains exactly as fit does, with gradient accumulation.")
