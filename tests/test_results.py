@@ -55,6 +55,7 @@ def test_size_and_time_are_stored_for_the_scoreboard_and_never_compared(notebook
     assert json.loads(notebook_99.read_text())["val_loss/x"] == {"value": 1.5, "tol": 0.01, "params": 1234,
                                                                   "seconds": 61.3}
     assert results.scoreboard() == [("99", "x", 1.5, 1234, 61.3)]
+    assert results.scoreboard(before="99") == []
     assert "| 99 | x | 1,234 | 61 s | 1.5000 |" in results.scoreboard_markdown(before="999")
     monkeypatch.setenv("LMUTILS_RESULTS", "check")
     results.record("val_loss/x", 1.505, params=99, seconds=1.0)  # another machine's time: not a failure
@@ -110,7 +111,7 @@ def test_the_readme_shows_the_scoreboard_of_the_results_files():
     shown = readme.split("<!-- scoreboard -->\n")[1].split("<!-- /scoreboard -->")[0].strip()
     assert shown == results.scoreboard_markdown(), \
         "README's scoreboard is stale: paste the output of `python -m lmutils.course scoreboard` between its markers"
-    assert all(row[3] is not None for row in results.scoreboard() if row[0] < "09" and row[1] not in results.COUNTING), \
+    assert all(row[3] is not None for row in results.scoreboard("09") if row[1] not in results.COUNTING), \
         "a trained model's val_loss is recorded without params= and seconds="
 
 

@@ -10,9 +10,20 @@ from lmutils.models import GPT, LSTMLM, RNNLM, GPTConfig, LSTMConfig, RNNConfig
 from lmutils.sizes import SIZES, sizes
 from lmutils.train import TrainConfig, fit
 
-BUILD = {"rnn": (RNNConfig, RNNLM), "lstm": (LSTMConfig, LSTMLM), "gpt": (GPTConfig, GPT)}
-CASES = [(nb, kind, model) for nb, table in SIZES.items() for kind in table for model in table[kind]
-         if model in BUILD]
+BUILD = {"rnn": (RNNConfig, RNNLM), "lstm": (LSTMConfig, LSTMLM), "gpt": (GPTConfig, GPT), "tang_gpt": (GPTConfig, GPT)}
+TRAIN = {"tang_gpt": "tang_train"}  # a model entry's training settings: "train" unless named here
+
+
+def runs(entry):
+    """(model key, model kwargs, train kwargs) of every model a sizes entry trains; a nested entry ("leak") has its own."""
+    for key, value in entry.items():
+        if key in BUILD:
+            yield key, value, entry[TRAIN.get(key, "train")]
+        elif isinstance(value, dict) and "train" in value:
+            yield from ((f"{key}.{k}", kw, train) for k, kw, train in runs(value))
+
+
+CASES = [(nb, kind, model) for nb, table in SIZES.items() for kind in table for model, _, _ in runs(table[kind])]
 
 
 def test_every_notebook_has_a_cpu_and_a_gpu_entry_with_the_same_keys():
@@ -23,12 +34,12 @@ def test_every_notebook_has_a_cpu_and_a_gpu_entry_with_the_same_keys():
 
 @pytest.mark.parametrize("nb, kind, model", CASES, ids=[f"{n}-{k}-{m}" for n, k, m in CASES])
 def test_two_steps_at_these_sizes(nb, kind, model):
-    entry = SIZES[nb][kind]
-    config_cls, model_cls = BUILD[model]
+    model_kw, train_kw = next((m, t) for key, m, t in runs(SIZES[nb][kind]) if key == model)
+    config_cls, model_cls = BUILD[model.split(".")[-1]]
     torch.manual_seed(0)
     vocab = 40
-    net = model_cls(config_cls(vocab_size=vocab, **entry[model]))
-    cfg = TrainConfig(**entry["train"])
+    net = model_cls(config_cls(vocab_size=vocab, **model_kw))
+    cfg = TrainConfig(**train_kw)
     block = min(cfg.block_size, getattr(net, "block_size", cfg.block_size))
     # two steps of a small batch, every other setting (dtype, clipping, warm-up) as the notebook has it; compile
     # off: Inductor takes minutes on a CPU (tests/test_train_cli.py covers the compiled path)
@@ -64,3 +75,16 @@ def test_notebook_08s_presets_train_two_steps_with_their_own_dtype(name):
     ids = torch.randint(0, 40, (4 * cfg.block_size + 2,))
     history = fit(net, ids, ids, cfg, device="cpu", progress=False, quiet=True)
     assert all(torch.isfinite(torch.tensor(history.eval_val)))
+
+
+def test_notebook_07_trains_the_cpu_presets_gpt_with_its_recipe():
+    """07's GPT on a CPU is the shakespeare-char-cpu preset's, trained the preset's way for 1,600 of its steps."""
+    from lmutils.presets import get_preset
+    from lmutils.train import split_settings
+
+    entry = SIZES["07"]["cpu"]
+    _, model_kw, cfg = split_settings(get_preset("shakespeare-char-cpu", max_iters=1600, eval_iters=10))
+    assert GPTConfig(65, **entry["gpt"]) == GPTConfig(65, **model_kw)
+    assert cfg.lr_decay_iters == cfg.max_iters  # the schedule ends with the shortened run, as TrainConfig's default
+    assert TrainConfig(**entry["train"]) == replace(cfg, lr_decay_iters=None, log_interval=TrainConfig().log_interval,
+                                                    dtype=TrainConfig().dtype, compile=TrainConfig().compile)

@@ -117,13 +117,15 @@ def check_sample(name: str, text: str, vocab, length: int | None = None) -> str:
     return text
 
 
-def scoreboard() -> list[tuple[str, str, float, int | None, float | None]]:
-    """Every language model's recorded validation loss across the course, from the committed results files:
-    [(notebook, model, nats per character, parameters, CPU training seconds of the reference run)], best
-    last (parameters and seconds None where not recorded, e.g. for counting models). It can never disagree
-    with the notebooks."""
+def scoreboard(before: str | None = None) -> list[tuple[str, str, float, int | None, float | None]]:
+    """Every language model's recorded validation loss across the course (or of the notebooks numbered
+    below `before`), from the committed results files: [(notebook, model, nats per character, parameters, CPU
+    training seconds of the reference run)], best last (parameters and seconds None where not recorded, e.g.
+    for counting models). It can never disagree with the notebooks."""
     rows = []
     for path in sorted((ROOT / "notebooks" / "results").glob("*.json")):
+        if before is not None and path.stem[:2] >= before:
+            continue
         for name, entry in json.loads(path.read_text()).items():
             if name.startswith("val_loss/"):
                 rows.append((path.stem[:2], name.removeprefix("val_loss/"), entry["value"], entry.get("params"),
@@ -135,8 +137,7 @@ def scoreboard_markdown(before: str = "09") -> str:
     """The scoreboard of notebooks before `before` (09 and 10 score other texts and tokens) as a markdown
     table: what the README shows (tests/test_results.py keeps the two equal)."""
     lines = ["| notebook | model | parameters | CPU training | validation loss |", "|---|---|--:|--:|--:|"]
-    for nb, model, loss, params, seconds in reversed(scoreboard()):
-        if nb < before:
-            lines.append(f"| {nb} | {model} | {'' if params is None else f'{params:,}'} | "
-                         f"{'' if seconds is None else f'{seconds:.0f} s'} | {loss:.4f} |")
+    for nb, model, loss, params, seconds in reversed(scoreboard(before)):
+        lines.append(f"| {nb} | {model} | {'' if params is None else f'{params:,}'} | "
+                     f"{'' if seconds is None else f'{seconds:.0f} s'} | {loss:.4f} |")
     return "\n".join(lines)
