@@ -25,6 +25,7 @@ if IPyNbCell is not None and not getattr(IPyNbCell, "_counts_pictures", False):
     _runtest = IPyNbCell.runtest
 
     def runtest(self):
+        self.output_timeout = 60  # nbval waits 5 s between a cell's messages; a loaded machine can take longer
         _runtest(self)
         expected = _pictures(self.cell.get("outputs", []))
         drawn = _pictures(self.test_outputs or [])

@@ -229,8 +229,11 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
         plot.update(s, train=t)
     for s, v in zip(history.eval_steps, history.eval_val) if plot else ():
         plot.update(s, val=v)
+    # one refresh a second: in a notebook each refresh is a few messages to the browser, and a minute of training
+    # at ten a second (tqdm's default) can overflow the kernel's output queue of a client that reads it only at
+    # the end (nbval, in the tests), which then loses the cell's last messages
     bar = tqdm(total=cfg.max_iters, initial=step, disable=not progress, desc=title or "training", unit="step",
-               file=sys.stdout)
+               file=sys.stdout, mininterval=1.0)
     train_model.train()
     try:
         while True:
