@@ -23,7 +23,14 @@ without vocab_size; "train" is TrainConfig's. tests/test_sizes.py trains every e
 for two steps on CPU, so that a typo in a GPU-only setting fails a test instead of a Colab session.
 """
 
+import copy
+
 import torch
+
+# 07's no-causal-mask pitfall: a small GPT that finds the copy trick fast, the same on every device
+LEAK = dict(gpt=dict(block_size=64, n_layer=2, n_head=4, n_embd=64),
+            train=dict(max_iters=300, batch_size=32, block_size=64, learning_rate=1e-2, warmup_iters=30,
+                       eval_interval=50, eval_iters=10))
 
 SIZES = {
     "04": {
@@ -117,15 +124,11 @@ SIZES = {
         "cpu": dict(gpt=dict(block_size=128, n_layer=2, n_head=4, n_embd=128),
                     train=dict(max_iters=1600, batch_size=16, block_size=128, learning_rate=1e-2, min_lr=1e-3,
                                warmup_iters=100, eval_interval=200, eval_iters=10),
-                    leak=dict(gpt=dict(block_size=64, n_layer=2, n_head=4, n_embd=64),
-                              train=dict(max_iters=300, batch_size=32, block_size=64, learning_rate=1e-2,
-                                         warmup_iters=30, eval_interval=50, eval_iters=10))),
+                    leak=LEAK),
         "gpu": dict(gpt=dict(block_size=256, n_layer=6, n_head=6, n_embd=384),
                     train=dict(max_iters=2000, batch_size=64, block_size=256, learning_rate=1e-3, warmup_iters=100,
                                eval_interval=250, eval_iters=20),
-                    leak=dict(gpt=dict(block_size=64, n_layer=2, n_head=4, n_embd=64),
-                              train=dict(max_iters=300, batch_size=32, block_size=64, learning_rate=1e-2,
-                                         warmup_iters=30, eval_interval=50, eval_iters=10))),
+                    leak=LEAK),
     },
     "08": {
         "cpu": dict(attention=dict(B=8, h=4, T=256, d=32), compile_demo=False,
@@ -138,8 +141,9 @@ SIZES = {
 
 
 def sizes(notebook: str, device) -> dict:
-    """The settings of notebook `notebook` ("04") for `device`: its "gpu" entry on CUDA, else its "cpu" entry."""
+    """The settings of notebook `notebook` ("04") for `device`: its "gpu" entry on CUDA, else its "cpu" entry
+    (a copy: changing it in a notebook leaves the table alone)."""
     if notebook not in SIZES:
         raise KeyError(f"no sizes for notebook {notebook!r}: the table has {', '.join(SIZES)}")
     kind = "gpu" if torch.device(device).type == "cuda" else "cpu"
-    return SIZES[notebook][kind]
+    return copy.deepcopy(SIZES[notebook][kind])

@@ -51,8 +51,8 @@ def test_two_steps_at_these_sizes(nb, kind, model):
 
 
 def test_sizes_follow_the_device():
-    assert sizes("04", "cpu") is SIZES["04"]["cpu"]
-    assert sizes("04", torch.device("cuda")) is SIZES["04"]["gpu"]
+    assert sizes("04", "cpu") == SIZES["04"]["cpu"] != SIZES["04"]["gpu"]
+    assert sizes("04", torch.device("cuda")) == SIZES["04"]["gpu"]
 
 
 def test_an_unknown_notebook_is_a_clear_error():
@@ -88,3 +88,9 @@ def test_notebook_07_trains_the_cpu_presets_gpt_with_its_recipe():
     assert cfg.lr_decay_iters == cfg.max_iters  # the schedule ends with the shortened run, as TrainConfig's default
     assert TrainConfig(**entry["train"]) == replace(cfg, lr_decay_iters=None, log_interval=TrainConfig().log_interval,
                                                     dtype=TrainConfig().dtype, compile=TrainConfig().compile)
+
+
+def test_sizes_gives_a_copy_that_a_notebook_may_change():
+    size = sizes("07", "cpu")
+    size["leak"]["gpt"]["n_embd"] = 1
+    assert SIZES["07"]["cpu"]["leak"]["gpt"]["n_embd"] == SIZES["07"]["gpu"]["leak"]["gpt"]["n_embd"] == 64
