@@ -1,14 +1,11 @@
 """lmutils.finetune: LoRA starts as the identity change and merges exactly; the classifier pools correctly."""
 
-import random
-
 import pytest
 import torch
 import torch.nn as nn
 
 from lmutils.finetune import (GPTClassifier, LoRALinear, add_lora, confusion_matrix, freeze, hidden_states,
-                              merge_lora, pad_batch, real_or_shuffled, shuffle_words, speeches, train_classifier,
-                              trainable_params)
+                              merge_lora, pad_batch, speeches, train_classifier, trainable_params)
 from lmutils.data import CharTokenizer
 from lmutils.models import GPT, GPTConfig
 
@@ -99,20 +96,6 @@ def test_speeches_pad_batch_and_confusion():
     assert x.shape == (2, 5) and mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert tok.decode(x[1].tolist()) == "Hello"
     assert confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist() == [[1, 0], [1, 1]]
-
-
-def test_real_or_shuffled_keeps_the_words_and_balances_the_labels():
-    lines = [f"line {i} has five words" for i in range(10)] + ["a b", "to be or not to be"]
-    data = real_or_shuffled(lines, seed=3)
-    assert [label for _, label in data] == [1, 0] * 6
-    real = [t for t, label in data if label == 1]
-    shuffled = [t for t, label in data if label == 0]
-    assert set(real) < set(lines) and not set(shuffled) & set(lines)  # a shuffled line is never the original
-    assert sorted(sorted(t.split()) for t in real + shuffled) == sorted(sorted(t.split()) for t in lines)
-    assert data == real_or_shuffled(lines, seed=3) and data != real_or_shuffled(lines, seed=4)
-    assert shuffle_words("b a", random.Random(0)) == "a b"
-    with pytest.raises(ValueError, match="two different words"):
-        shuffle_words("la la", random.Random(0))
 
 
 def test_head_lr_is_the_heads_own_learning_rate():
