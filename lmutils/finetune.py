@@ -1,7 +1,7 @@
 """Fine-tuning a pre-trained GPT: a classification head, LoRA adapters, freezing, and the data of notebook 09.
 
-    body, tok = load_model("data/pretrained/gpt-shakespeare-3x96.ckpt")
-    clf = GPTClassifier(body, n_classes=5)              # mean-pooled last hidden state -> linear head
+    body, tok = load_model("data/pretrained/gpt-shakespeare-3x160.ckpt")
+    clf = GPTClassifier(body, n_classes=2)              # mean-pooled last hidden state -> linear head
     freeze(clf.body)                                    # only the head trains ...
     add_lora(clf.body, rank=4)                          # ... or low-rank adapters on attention's qkv and proj
     train_classifier(clf, x, mask, y, steps=200, lr=1e-3, head_lr=1e-2)
@@ -17,6 +17,7 @@ cost at inference.
 """
 
 import math
+import random
 import re
 
 import torch
@@ -199,7 +200,7 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> torch.Tensor:
     return torch.bincount(y_true * n_classes + y_pred, minlength=n_classes ** 2).view(n_classes, n_classes)
 
 
-# --- the data: tiny Shakespeare's speeches, by speaker ----------------------------------------------
+# --- the data: tiny Shakespeare's speeches by speaker, and real or shuffled lines ---------------------
 
 SPEAKER = re.compile(r"^([A-Z][A-Za-z' ]*):$")
 
@@ -215,6 +216,33 @@ def speeches(text: str) -> list[tuple[str, str, int]]:
             out.append((m.group(1), body, pos))
         pos += len(para) + 2
     return out
+
+
+def plain(line: str) -> str:
+    """line in lower case, without punctuation (apostrophes stay: "o'er"), one space between words: what is
+    left is the words and their order."""
+    return " ".join(re.sub(r"[^a-z' ]", " ", line.lower()).split())
+
+
+def shuffle_words(line: str, rng: random.Random) -> str:
+    """The words of line in a random order that is not the original one. A line needs two different words."""
+    words = line.split()
+    if len(set(words)) < 2:
+        raise ValueError(f"cannot shuffle {line!r}: it needs at least two different words")
+    while True:
+        order = words[:]
+        rng.shuffle(order)
+        if order != words:
+            return " ".join(order)
+
+
+def real_or_shuffled(lines: list[str], seed: int = 0) -> list[tuple[str, int]]:
+    """A labelled task made from unlabelled lines: the lines in a random order, every second one with its words
+    shuffled. Returns [(text, label)], label 1 for a real line and 0 for a shuffled one, half of each."""
+    rng = random.Random(seed)
+    lines = list(lines)
+    rng.shuffle(lines)
+    return [(line, 1) if i % 2 == 0 else (shuffle_words(line, rng), 0) for i, line in enumerate(lines)]
 
 
 def pad_batch(texts: list[str], tokenizer, length: int) -> tuple[torch.Tensor, torch.Tensor]:

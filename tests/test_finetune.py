@@ -1,13 +1,18 @@
 """lmutils.finetune: LoRA starts as the identity change and merges exactly; the classifier pools correctly."""
 
+import random
+
 import pytest
 import torch
 import torch.nn as nn
 
 from lmutils.finetune import (GPTClassifier, LoRALinear, add_lora, confusion_matrix, freeze, hidden_states,
-                              merge_lora, pad_batch, speeches, train_classifier, trainable_params)
-from lmutils.data import CharTokenizer
+                              merge_lora, pad_batch, plain, real_or_shuffled, shuffle_words, speeches,
+                              train_classifier, trainable_params)
+from lmutils.checkpoint import load_checkpoint
+from lmutils.data import CharTokenizer, data_dir
 from lmutils.models import GPT, GPTConfig
+from lmutils.sizes import SIZES
 
 
 def small_gpt(seed=0):
@@ -96,6 +101,36 @@ def test_speeches_pad_batch_and_confusion():
     assert x.shape == (2, 5) and mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert tok.decode(x[1].tolist()) == "Hello"
     assert confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist() == [[1, 0], [1, 1]]
+
+
+def test_real_or_shuffled_keeps_the_words_and_balances_the_labels():
+    lines = [f"line {i} has five words" for i in range(10)] + ["a b", "to be or not to be"]
+    data = real_or_shuffled(lines, seed=3)
+    assert [label for _, label in data] == [1, 0] * 6
+    real = [t for t, label in data if label == 1]
+    shuffled = [t for t, label in data if label == 0]
+    assert set(real) < set(lines) and not set(shuffled) & set(lines)  # a shuffled line is never the original
+    assert sorted(sorted(t.split()) for t in real + shuffled) == sorted(sorted(t.split()) for t in lines)
+    assert data == real_or_shuffled(lines, seed=3) and data != real_or_shuffled(lines, seed=4)
+    assert shuffle_words("b a", random.Random(0)) == "a b"
+    with pytest.raises(ValueError, match="two different words"):
+        shuffle_words("la la", random.Random(0))
+
+
+def test_plain_keeps_only_lower_case_words_and_apostrophes():
+    assert plain("  O'er the Sea, my LORD!--and  then?") == "o'er the sea my lord and then"
+    assert plain("KING RICHARD III:") == "king richard iii"
+    assert plain("?!.") == ""
+
+
+def test_the_shipped_body_is_small_and_made_with_the_sizes_table():
+    cpu = SIZES["09"]["cpu"]
+    path = data_dir() / cpu["checkpoint"]
+    state = load_checkpoint(path)
+    assert path.stat().st_size <= 5_000_000 and state["optimizer"] is None  # the issue's limit; weights only
+    assert state["model_spec"]["config"] == dict(vocab_size=65, **cpu["gpt"])
+    assert {k: state["train_config"][k] for k in cpu["train"]} == cpu["train"]
+    assert state["step"] == cpu["train"]["max_iters"]
 
 
 def test_head_lr_is_the_heads_own_learning_rate():

@@ -153,6 +153,20 @@ def test_command_trains_saves_and_resumes(tmp_path, capsys, monkeypatch):
     assert load_checkpoint(ckpt)["step"] == 60
 
 
+def test_export_saves_the_weights_alone(tmp_path, capsys):
+    ckpt, export = tmp_path / "run.pt", tmp_path / "weights.pt"
+    assert main(TINY + ["--max-iters", "20", "--checkpoint", str(ckpt), "--export", str(export), "--sample", "0"]) == 0
+    assert f"exported the weights to {export}" in capsys.readouterr().out
+    state, full = load_checkpoint(export), load_checkpoint(ckpt)
+    assert state["optimizer"] is None and state["step"] == 20 and state["train_config"]["max_iters"] == 20
+    assert export.stat().st_size < ckpt.stat().st_size / 2
+    model, tok = load_model(export)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), full["model"].values()))
+    assert tok.vocab_size == 65
+    assert main(TINY + ["--max-iters", "30", "--checkpoint", str(export), "--sample", "0"]) == 1
+    assert "it cannot be resumed" in capsys.readouterr().err  # an export is not a training run
+
+
 def test_command_errors_are_clear(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main(["--device", "cuda", "--show"]) == 1

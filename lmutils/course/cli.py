@@ -17,7 +17,7 @@ from dataclasses import fields
 
 import torch
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import CheckpointError, save_checkpoint
 from ..data import encode_corpus
 from ..device import DTYPES, describe, seed_everything
 from ..distributed import parameter_spread, split_batch, start_processes, world
@@ -118,6 +118,9 @@ def train_main(argv=None) -> int:
     parser.add_argument("--sample", type=int, default=300, metavar="N",
                         help="characters to sample from the trained model at the end (0: none)")
     parser.add_argument("--prompt", default="\n", help="the text the sample starts from")
+    parser.add_argument("--export", metavar="PATH", help="at the end, also save the weights and tokenizer alone "
+                        "(a third of --checkpoint's size: no optimizer state, so it cannot be resumed); "
+                        "lmutils.checkpoint.load_model(PATH) loads it")
     args = parser.parse_args(argv)
     if args.list_presets:
         print(format_presets())
@@ -142,6 +145,10 @@ def train_main(argv=None) -> int:
                 print(f"the {world_size} processes hold {verdict} parameters (largest difference {spread:.1e})")
             if spread:
                 return 1
+        if rank == 0 and args.export:
+            cfg = split_settings(settings)[2]
+            path = save_checkpoint(args.export, model, step=cfg.max_iters, cfg=cfg, tokenizer=tok)
+            print(f"exported the weights to {path} ({path.stat().st_size / 1e6:.2f} MB)")
         if rank == 0 and args.sample:
             text = sample_text(model.eval(), tok, args.prompt, args.sample, seed=settings.get("seed", 0))
             print("sample:\n" + text)
