@@ -146,8 +146,9 @@ def train_main(argv=None) -> int:
             if spread:
                 return 1
         if rank == 0 and args.export:
-            cfg = split_settings(settings)[2]
-            path = save_checkpoint(args.export, model, step=cfg.max_iters, cfg=cfg, tokenizer=tok)
+            # the last evaluated step is where training stopped, a resumed run's included
+            path = save_checkpoint(args.export, model, step=history.eval_steps[-1], cfg=split_settings(settings)[2],
+                                   tokenizer=tok)
             print(f"exported the weights to {path} ({path.stat().st_size / 1e6:.2f} MB)")
         if rank == 0 and args.sample:
             text = sample_text(model.eval(), tok, args.prompt, args.sample, seed=settings.get("seed", 0))
