@@ -1,13 +1,14 @@
 """Corpora, tokenisers, splits and batches."""
 
 import numbers
-import os
 import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import torch
+
+from .files import course_dir
 
 CORPORA = {
     "shakespeare": "tinyshakespeare.txt",
@@ -17,18 +18,14 @@ ALIASES = {"tinyshakespeare": "shakespeare", "tang_poems": "tang", "tang-poems":
 
 
 def data_dir() -> Path:
-    """The folder holding the corpora: $LMUTILS_DATA, the repository's data/ (a checkout or an editable
-    install), the copy inside an installed wheel (pip install from git, as on Colab), or ./data."""
-    here = Path(__file__).resolve().parent
-    candidates = [Path(p) for p in [os.environ.get("LMUTILS_DATA")] if p]
-    candidates += [here.parent / "data", here / "corpora", Path.cwd() / "data", Path.cwd().parent / "data"]
-    for folder in candidates:
-        if (folder / CORPORA["shakespeare"]).is_file():
-            return folder
-    looked = "\n  ".join(str(c) for c in candidates)
-    raise FileNotFoundError(f"cannot find the course's data folder; looked in:\n  {looked}\n"
-                            "Run from a clone of the course repository, reinstall lmutils, "
-                            "or set LMUTILS_DATA to the folder holding tinyshakespeare.txt.")
+    """The folder holding the corpora (lmutils.files.course_dir: $LMUTILS_DATA, the repository's data/, or the
+    copy inside an installed wheel), with a clear error where it is missing."""
+    folder = course_dir("data")
+    if not (folder / CORPORA["shakespeare"]).is_file():
+        raise FileNotFoundError(f"cannot find the course's corpora: {folder / CORPORA['shakespeare']} is missing. "
+                                "Run from a clone of the course repository, reinstall lmutils, or set "
+                                "LMUTILS_DATA to the folder holding tinyshakespeare.txt.")
+    return folder
 
 
 def load_corpus(name: str) -> str:

@@ -181,7 +181,9 @@ def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_p
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp_path / "dist").glob("lmutils-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"lmutils/corpora/tinyshakespeare.txt", "lmutils/corpora/tang_poems.txt", "lmutils/data.py",
+    assert {"lmutils/shipped/data/tinyshakespeare.txt", "lmutils/shipped/data/tang_poems.txt", "lmutils/data.py",
+            "lmutils/shipped/data/pretrained/gpt-shakespeare-3x160.ckpt", "lmutils/shipped/data/measured/lstm-vs-gpt-cpu.json",
+            "lmutils/shipped/results/05_lstm.json", "lmutils/shipped/solutions/nb05.py",
             "lmutils/course/slides_assets/reveal/reveal.js", "lmutils/course/slides_assets/katex/LICENSE"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "notebooks/", "data/", ".venv/"))]
 
@@ -189,13 +191,16 @@ def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_p
     elsewhere.mkdir()
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
                     str(site), str(wheel)], check=True)
-    probe = ("import lmutils, lmutils.data as d; print(lmutils.__file__); print(d.data_dir()); "
-             "print(len(d.load_corpus('shakespeare')), len(d.load_corpus('tang')))")
+    probe = ("import lmutils, lmutils.data as d; from lmutils.course import results; print(lmutils.__file__); "
+             "print(d.data_dir()); print(len(d.load_corpus('shakespeare')), len(d.load_corpus('tang'))); "
+             "print(results.load('05')['val_loss/lstm']['value'])")
     env = {k: v for k, v in os.environ.items() if k != "LMUTILS_DATA"} | {"PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True,
                          check=True).stdout.splitlines()
+    from lmutils.course import results
     from lmutils.data import load_corpus
 
     assert out[0] == str(site / "lmutils" / "__init__.py")
-    assert out[1] == str(site / "lmutils" / "corpora")
+    assert out[1] == str(site / "lmutils" / "shipped" / "data")
     assert out[2] == f"{len(load_corpus('shakespeare'))} {len(load_corpus('tang'))}"
+    assert float(out[3]) == results.load("05")["val_loss/lstm"]["value"]  # notebook 07 reads 05's results

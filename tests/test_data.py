@@ -49,8 +49,6 @@ def test_data_dir_from_environment_and_clear_error(tmp_path, monkeypatch):
     assert data.data_dir() == real
     # nothing anywhere: the error says where it looked and what to do
     monkeypatch.setenv("LMUTILS_DATA", str(tmp_path))
-    monkeypatch.setattr(data, "__file__", str(tmp_path / "pkg" / "data.py"))
-    monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="LMUTILS_DATA"):
         data.data_dir()
 

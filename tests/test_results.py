@@ -25,7 +25,7 @@ def notebook_99(tmp_path, monkeypatch):
     (tmp_path / "notebooks" / "99_test.ipynb").write_text("{}")
     (tmp_path / "notebooks" / "results" / "99_test.json").write_text(
         json.dumps({"val_loss/x": {"value": 1.5, "tol": 0.01}}))
-    monkeypatch.setattr(results, "ROOT", tmp_path)
+    monkeypatch.setattr(results, "results_dir", lambda: tmp_path / "notebooks" / "results")
     results.set_notebook("99", "cpu")
     yield tmp_path / "notebooks" / "results" / "99_test.json"
     results.set_notebook(None, "cpu")
@@ -51,7 +51,6 @@ def test_outside_the_tolerance_fails_the_test_run_and_warns_a_student(notebook_9
 def test_size_and_time_are_stored_for_the_scoreboard_and_never_compared(notebook_99, monkeypatch):
     monkeypatch.setenv("LMUTILS_RESULTS", "record")
     results.record("val_loss/x", 1.5, params=1234, seconds=61.27)
-    monkeypatch.setattr(results, "ROOT", notebook_99.parents[2])
     assert json.loads(notebook_99.read_text())["val_loss/x"] == {"value": 1.5, "tol": 0.01, "params": 1234,
                                                                   "seconds": 61.3}
     assert results.scoreboard() == [("99", "x", 1.5, 1234, 61.3)]
@@ -129,7 +128,8 @@ def _lesson(tmp_path, value: float, exact: str, picture: bool = False) -> Path:
     code = textwrap.dedent(f"""\
         from pathlib import Path
         from lmutils.course import results
-        results.ROOT = Path({str(tmp_path)!r}); results.set_notebook("99", "cpu")
+        results.results_dir = lambda: Path({str(tmp_path)!r}) / "notebooks" / "results"
+        results.set_notebook("99", "cpu")
         results.record("val_loss/x", {value})
         print({exact!r})""")
     cell = nbformat.v4.new_code_cell(code, execution_count=1, outputs=[nbformat.v4.new_output(

@@ -54,6 +54,8 @@ def test_readme_gives_the_two_commands_first_and_ci_runs_the_test_one():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_wheel_carries_the_corpora():
+def test_wheel_carries_every_folder_the_notebooks_read():
+    from lmutils.files import FOLDERS
+
     cfg = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    assert cfg == {"data": "lmutils/corpora"}
+    assert cfg == {folder: f"lmutils/shipped/{kind}" for kind, folder in FOLDERS.items()}

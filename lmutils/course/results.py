@@ -7,7 +7,7 @@ prints such a number through record(), which shows it beside the course's refere
     record("val_loss/rnn", rnn_loss)
     # val_loss/rnn = 1.8415 (reference 1.8415 ± 0.0300 on CPU)
 
-The references live in notebooks/results/<notebook>.json as {"metric": {"value": v, "tol": t}}, tol absolute,
+The references live in notebooks/results/<notebook>.json (inside the package in a wheel: lmutils.files) as {"metric": {"value": v, "tol": t}}, tol absolute,
 measured across CPUs by `python -m lmutils.course spread`. What happens depends on $LMUTILS_RESULTS:
   unset    (a student)         show the value and the reference; say so when it is outside the tolerance
   check    (the test suite)    raise when a value is outside its tolerance or has no reference
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..files import REPO, course_dir
+
 DEFAULT_TOL = 1e-6  # until `spread` measures one: a new metric must be measured before it can pass elsewhere
 
 _notebook = None     # "04", set by lmutils.course.start
@@ -41,10 +42,20 @@ def set_notebook(number: str | None, device) -> None:
     _notebook, _on_cpu = number, torch.device(device).type == "cpu"
 
 
+def results_dir() -> Path:
+    """notebooks/results/ in a clone, its copy inside the package in a wheel (lmutils.files)."""
+    return course_dir("results")
+
+
 def results_path(number: str) -> Path | None:
-    """notebooks/results/<notebook stem>.json, or None where the notebooks are not at hand (a wheel on Colab)."""
-    found = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
-    return ROOT / "notebooks" / "results" / f"{found[0].stem}.json" if found else None
+    """The results file of notebook `number` ("04"): <notebook stem>.json. A notebook that has recorded nothing
+    yet has none: its path then comes from the notebook's name in the repository (None outside one)."""
+    folder = results_dir()
+    found = sorted(folder.glob(f"{number}_*.json"))
+    if found:
+        return found[0]
+    notebooks = sorted((REPO / "notebooks").glob(f"{number}_*.ipynb"))
+    return folder / f"{notebooks[0].stem}.json" if notebooks else None
 
 
 def load(number: str) -> dict:
@@ -123,7 +134,7 @@ def scoreboard(before: str | None = None) -> list[tuple[str, str, float, int | N
     training seconds of the reference run)], best last (parameters and seconds None where not recorded, e.g.
     for counting models). It can never disagree with the notebooks."""
     rows = []
-    for path in sorted((ROOT / "notebooks" / "results").glob("*.json")):
+    for path in sorted(results_dir().glob("*.json")):
         if before is not None and path.stem[:2] >= before:
             continue
         for name, entry in json.loads(path.read_text()).items():
