@@ -85,13 +85,15 @@ def get_preset(name: str, **overrides) -> dict:
 
 
 def preset_for(device) -> str:
-    """The preset that suits a device: the CPU one on CPU and Apple MPS; on CUDA the bf16 one where the
-    GPU supports bf16 (Ampere and newer), else the fp16 one (T4, V100)."""
-    import torch
+    """The preset that suits a device (lmutils.device.capabilities): the CPU one on CPU and Apple MPS; on CUDA the
+    bf16 one where the GPU has bf16 in hardware (compute capability 8.0: A100, L4, H100), else the fp16 +
+    GradScaler one (T4, V100, P100). Where torch.compile cannot work (Windows, a P100) fit runs without it."""
+    from .device import capabilities
 
-    if torch.device(device).type != "cuda":
+    caps = capabilities(device)
+    if caps.sizes == "cpu":
         return "shakespeare-char-cpu"
-    return "shakespeare-char-ampere" if torch.cuda.is_bf16_supported() else "shakespeare-char-t4"
+    return "shakespeare-char-ampere" if caps.bf16 else "shakespeare-char-t4"
 
 
 def format_preset(name: str, settings: dict | None = None) -> str:

@@ -25,7 +25,7 @@ for two steps on CPU, so that a typo in a GPU-only setting fails a test instead 
 
 import copy
 
-import torch
+from .device import size_column
 
 # 07's no-causal-mask pitfall: a small GPT that finds the copy trick fast, the same on every device
 LEAK = dict(gpt=dict(block_size=64, n_layer=2, n_head=4, n_embd=64),
@@ -155,9 +155,9 @@ SIZES = {
 
 
 def sizes(notebook: str, device) -> dict:
-    """The settings of notebook `notebook` ("04") for `device`: its "gpu" entry on CUDA, else its "cpu" entry
-    (a copy: changing it in a notebook leaves the table alone)."""
+    """The settings of notebook `notebook` ("04") for `device`: its "gpu" entry on CUDA, else (a CPU, Apple MPS) its
+    "cpu" entry, as lmutils.device.size_column says (a copy: changing it in a notebook leaves the table alone)."""
     if notebook not in SIZES:
         raise KeyError(f"no sizes for notebook {notebook!r}: the table has {', '.join(SIZES)}")
-    kind = "gpu" if torch.device(device).type == "cuda" else "cpu"
+    kind = size_column(device)  # "gpu" on CUDA; "cpu" on a CPU and on Apple MPS
     return copy.deepcopy(SIZES[notebook][kind])

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import resume, save_run
 from .data import get_batch, windows
-from .device import DTYPES, pick_device, resolve_dtype
+from .device import DTYPES, pick_device, resolve_compile, resolve_dtype
 from .distributed import ddp, split_batch, world
 from .models import GPTConfig
 from .speed import Meter, flops_per_token, format_mfu, mfu, peak_flops
@@ -200,7 +200,10 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
     if rank != 0:  # only rank 0 reports
         progress, plot, quiet = False, None, True
     say = (lambda text: None) if quiet else (lambda text: tqdm.write(text, file=sys.stdout))
-    dtype = resolve_dtype(cfg.dtype, device)
+    dtype = resolve_dtype(cfg.dtype, device)  # the device table (lmutils.device.capabilities) decides "auto"
+    use_compile, note = resolve_compile(cfg.compile, device)  # off, with a note, where it cannot work
+    if note:
+        say(note)
     autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else nullcontext
     optimizer = make_optimizer(model.to(device), cfg, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
@@ -221,7 +224,7 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
     history.flops_per_token = flops_per_token(model, cfg.block_size)
     history.peak_flops, history.world_size = peak_flops(device), world_size
     batch_size, grad_accum = split_batch(cfg.batch_size, cfg.grad_accum, world_size)
-    eval_model = torch.compile(model) if cfg.compile else model  # rank 0 evaluates alone, never through DDP
+    eval_model = torch.compile(model) if use_compile else model  # rank 0 evaluates alone, never through DDP
     train_model = ddp(eval_model, device) if world_size > 1 else eval_model
     next_batch = lambda: get_batch(train_ids, cfg.block_size, batch_size, device, generator=batch_gen)  # noqa: E731
     meter = Meter(history, cfg.tokens_per_step)

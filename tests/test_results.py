@@ -85,7 +85,20 @@ def test_on_a_gpu_the_cpu_reference_is_not_compared(notebook_99, monkeypatch, ca
     monkeypatch.setenv("LMUTILS_RESULTS", "check")
     results.set_notebook("99", "cuda")
     results.record("val_loss/x", 1.3)
-    assert "GPU sizes" in capsys.readouterr().out
+    assert capsys.readouterr().out == ("val_loss/x = 1.3000 (trained at GPU sizes: the course's CPU reference "
+                                       "does not apply)\n")
+
+
+def test_on_apple_mps_the_cpu_sizes_ran_and_the_reference_is_shown_not_checked(notebook_99, monkeypatch, capsys):
+    """MPS runs the CPU sizes (lmutils.device.size_column), on a GPU's arithmetic: "trained at GPU sizes" is wrong."""
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    results.set_notebook("99", "mps")
+    assert results.record("val_loss/x", 1.53) == 1.53  # outside the CPU tolerance: no error
+    results.record("val_loss/new", 2.0)  # no reference yet: no error either
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["val_loss/x = 1.5300 (reference 1.5000 ± 0.01 on CPU; the CPU sizes ran on mps, whose sums "
+                   "differ a little from a CPU's)",
+                   "val_loss/new = 2.0000 (the CPU sizes ran on mps, whose sums differ a little from a CPU's)"]
 
 
 def test_compare_passes_within_tolerance_and_fails_outside(capsys):

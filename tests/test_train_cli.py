@@ -56,14 +56,6 @@ def test_cpu_preset_and_device_variants():
         assert corpus == "shakespeare" and cfg.block_size == model_kw["block_size"]
 
 
-def test_preset_for_each_device(monkeypatch):
-    assert presets.preset_for("cpu") == presets.preset_for("mps") == "shakespeare-char-cpu"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert presets.preset_for("cuda") == "shakespeare-char-ampere"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert presets.preset_for("cuda") == "shakespeare-char-t4"
-
-
 def test_unknown_preset_or_setting_lists_the_known_ones():
     with pytest.raises(ValueError, match="known presets are shakespeare-char, .*shakespeare-char-cpu"):
         presets.get_preset("shakespeare")

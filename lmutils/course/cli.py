@@ -19,7 +19,7 @@ import torch
 
 from ..checkpoint import CheckpointError, save_checkpoint
 from ..data import encode_corpus
-from ..device import DTYPES, describe, seed_everything
+from ..device import DTYPES, capabilities, describe, seed_everything, synchronize
 from ..distributed import parameter_spread, split_batch, start_processes, world
 from ..models import GPT, GPTConfig, num_params
 from ..presets import PRESETS, format_preset, format_presets, get_preset, preset_for
@@ -98,7 +98,7 @@ def train_preset(settings: dict, device: torch.device, progress: bool = True, qu
             print(f"data parallel: {world_size} processes ({torch.distributed.get_backend()}), each "
                   f"{accum} micro-batch(es) of {batch} × {cfg.block_size} tokens per step: "
                   f"{cfg.tokens_per_step:,} tokens per step in all, as on one process")
-        if device.type != "cuda" and cfg.compile:
+        if device.type == "cpu" and cfg.compile and capabilities(device).can_compile:
             print("note: torch.compile on a CPU first compiles for a minute or more (--no-compile skips it); "
                   "for a CPU, --preset shakespeare-char-cpu is the right size")
     history = fit(model, train_ids, val_ids, cfg, device=device, progress=progress, title=title, tokenizer=tok,
@@ -192,8 +192,7 @@ def bench_main(argv=None) -> int:
     except (ValueError, CheckpointError, TrainingOutOfMemory) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     seconds = time.perf_counter() - t0
     val_split = evaluate(model, val_ids, settings["block_size"])
     print(summary(name, device, model, history, val_split, seconds))

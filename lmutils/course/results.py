@@ -15,7 +15,9 @@ measured across CPUs by `python -m lmutils.course spread`. What happens depends 
 $LMUTILS_RESULTS_LOG=path appends every value as a JSON line (what `spread` reads).
 A trained model's loss can carry its size and training time, record("val_loss/rnn", loss, params=n,
 seconds=s): kept beside the reference for the scoreboard (the seconds of the reference run), never compared.
-On a GPU a notebook trains at other sizes: the CPU references do not apply and are not compared.
+On a CUDA GPU a notebook trains at other sizes: the CPU references do not apply and are not compared. On Apple MPS
+the CPU sizes run (lmutils.device.size_column), with a GPU's arithmetic: the value is shown beside the reference,
+not checked against it.
 """
 
 import json
@@ -25,12 +27,13 @@ from pathlib import Path
 
 import torch
 
+from ..device import size_column
 from ..files import REPO, course_dir
 
 DEFAULT_TOL = 1e-6  # until `spread` measures one: a new metric must be measured before it can pass elsewhere
 
 _notebook = None     # "04", set by lmutils.course.start
-_on_cpu = True
+_device = "cpu"      # the device the notebook runs on: "cpu", "mps" or "cuda"
 
 
 class ResultOutsideTolerance(AssertionError):
@@ -38,8 +41,8 @@ class ResultOutsideTolerance(AssertionError):
 
 
 def set_notebook(number: str | None, device) -> None:
-    global _notebook, _on_cpu
-    _notebook, _on_cpu = number, torch.device(device).type == "cpu"
+    global _notebook, _device
+    _notebook, _device = number, torch.device(device).type
 
 
 def results_dir() -> Path:
@@ -80,13 +83,19 @@ def record(name: str, value, fmt: str = ".4f", params: int | None = None, second
     mode = os.environ.get("LMUTILS_RESULTS", "")
     if os.environ.get("LMUTILS_RESULTS_LOG"):
         with open(os.environ["LMUTILS_RESULTS_LOG"], "a") as f:
-            f.write(json.dumps({"notebook": _notebook, "name": name, "value": value, "cpu": _on_cpu}) + "\n")
+            f.write(json.dumps({"notebook": _notebook, "name": name, "value": value, "cpu": _device == "cpu"}) + "\n")
     if _notebook is None:
         raise RuntimeError("record() needs the notebook's number: start the notebook with start(\"NN\")")
-    if not _on_cpu:
+    if size_column(_device) != "cpu":
         print(f"{name} = {value:{fmt}} (trained at GPU sizes: the course's CPU reference does not apply)")
         return value
     results = load(_notebook)
+    if _device != "cpu":  # Apple MPS: the CPU sizes with a GPU's arithmetic, shown beside the reference, not checked
+        ref = results.get(name)
+        against = f"reference {ref['value']:{fmt}} ± {ref['tol']:.2g} on CPU; " if ref else ""
+        print(f"{name} = {value:{fmt}} ({against}the CPU sizes ran on {_device}, "
+              "whose sums differ a little from a CPU's)")
+        return value
     if mode == "record":
         results[name] = {"value": value, "tol": results.get(name, {}).get("tol", DEFAULT_TOL)}
         about = {"params": params, "seconds": None if seconds is None else round(float(seconds), 1)}
