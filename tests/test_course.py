@@ -78,9 +78,27 @@ def test_setup_cell_does_nothing_where_lmutils_is_installed(monkeypatch):
 
 
 def test_setup_cell_installs_package_and_data_on_colab(monkeypatch):
+    monkeypatch.delenv("LMUTILS_INSTALL_SOURCE", raising=False)  # unset on Colab
     (cmd,) = run_setup_cell(monkeypatch, colab=True, installed=False)
     assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
     assert cmd[-1] == f"lmutils @ git+{course.REPO_URL}"
+
+
+def test_setup_cell_installs_what_lmutils_install_source_names(monkeypatch, tmp_path):
+    """The Colab-like test (.ci/colab_like.sh) runs the install branch offline, on a wheel it has built."""
+    wheel = str(tmp_path / "lmutils-0.1.0-py3-none-any.whl")
+    monkeypatch.setenv("LMUTILS_INSTALL_SOURCE", wheel)
+    (cmd,) = run_setup_cell(monkeypatch, colab=True, installed=False)
+    assert cmd == [sys.executable, "-m", "pip", "install", "-q", wheel]
+
+
+def test_fix_brings_an_older_setup_cell_up_to_date(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    old = "# Setup: on Colab, install the course package and its data; elsewhere, do nothing.\nimport sys"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · x"), nbformat.v4.new_code_cell(old),
+                                         nbformat.v4.new_code_cell("# Setup of something else")])
+    course.fix(nb, path)
+    assert nb.cells[1].source == course.SETUP_CELL and nb.cells[2].source == "# Setup of something else"
 
 
 def test_setup_cell_explains_a_missing_package_elsewhere(monkeypatch):

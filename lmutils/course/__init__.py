@@ -21,14 +21,17 @@ REPO_URL = "https://github.com/neuron-to-gpt/neuron-to-gpt"
 BRANCH = "main"
 MAX_CODE_LINES = 30  # a code cell must fit on a slide
 
+# $LMUTILS_INSTALL_SOURCE replaces the git URL (the Colab-like test, .ci/colab_like.sh, installs a built wheel).
 SETUP_CELL = f'''\
 # Setup: on Colab, install the course package and its data; elsewhere, do nothing.
-import importlib.util, subprocess, sys
+import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("lmutils") is None:
     if "google.colab" not in sys.modules:
         raise ModuleNotFoundError("lmutils is not installed in this kernel: open the course with `make lab` "
                                   "(see the README), or run `pip install -e .` in the repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "lmutils @ git+{REPO_URL}"], check=True)'''
+    source = os.environ.get("LMUTILS_INSTALL_SOURCE", "lmutils @ git+{REPO_URL}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+    importlib.invalidate_caches()  # so that this kernel finds the package it has just installed'''
 
 
 def colab_url(notebook: str | Path) -> str:
@@ -76,11 +79,14 @@ def slide_type(cell) -> str:
 
 
 def fix(nb, path: Path) -> None:
-    """Set what can be set mechanically: the badge in the header cell, missing slide types; drop authoring
-    tools' metadata (jupytext)."""
+    """Set what can be set mechanically: the badge in the header cell, the setup cell (an older version of it is
+    replaced by SETUP_CELL), missing slide types; drop authoring tools' metadata (jupytext)."""
     nb.metadata.pop("jupytext", None)
     header = nb.cells[0]
     header.source = re.sub(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", badge(path), header.source)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if code and code[0].source.startswith(SETUP_CELL.split("\n", 1)[0]):
+        code[0].source = SETUP_CELL
     for cell in nb.cells:
         cell.metadata.setdefault("slideshow", {}).setdefault("slide_type", slide_type(cell))
 
