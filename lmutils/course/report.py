@@ -25,9 +25,11 @@ from pathlib import Path
 import torch
 
 from . import execute, results
-from ..files import REPO
+from ..files import REPO, in_repository
 
 NOTEBOOKS = ["04", "05", "06", "07", "08", "09"]
+# a clone's build/ and notebooks/; from an installed wheel (on Colab, say) the current folder's
+HERE = REPO if in_repository() else Path.cwd()
 TINY = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, max_iters=40, eval_interval=20,
             eval_iters=2, warmup_iters=4, compile=False)  # --tiny: the whole path in seconds on a CPU
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -44,7 +46,7 @@ def add_report_options(parser) -> None:
     g.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated numbers, or 'none'")
     g.add_argument("--results", type=Path, help="results file (default: notebook 08's; on a CPU "
                    "build/gpu-report.json)")
-    g.add_argument("--out", type=Path, default=REPO / "build" / "gpu-report.md", help="markdown report")
+    g.add_argument("--out", type=Path, default=HERE / "build" / "gpu-report.md", help="markdown report")
     g.add_argument("--allow-cpu", action="store_true", help="run on a CPU anyway (for testing)")
     g.add_argument("--tiny", action="store_true", help="a tiny model and run (with --allow-cpu, for testing)")
 
@@ -75,9 +77,9 @@ def run_preset(settings: dict, device, name: str, progress: bool, target: float)
 
 def run_notebook(number: str, device) -> tuple[float | None, str]:
     """(seconds, '') of a notebook run at the device's sizes, or (None, the error's last line)."""
-    found = sorted((REPO / "notebooks").glob(f"{number}_*.ipynb"))
+    found = sorted((HERE / "notebooks").glob(f"{number}_*.ipynb")) or sorted(HERE.glob(f"{number}_*.ipynb"))
     if not found:
-        return None, f"no notebook {number}"
+        return None, f"no notebook {number} in {HERE} or {HERE / 'notebooks'}"
     try:
         return execute(found[0], save=False, env={"LMUTILS_DEVICE": str(device)}), ""
     except Exception as err:  # noqa: BLE001 -- a failing notebook is reported, and the others still run
@@ -157,7 +159,7 @@ def report(args) -> int:
         return 2
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else describe(device)
     path = args.results or (results.results_path("08") if device.type == "cuda" else
-                            REPO / "build" / "gpu-report.json")
+                            HERE / "build" / "gpu-report.json")
     numbers = [n.strip().zfill(2) for n in args.notebooks.split(",") if n.strip() and n.strip() != "none"]
     t0 = time.perf_counter()
     figures, notebooks, skipped = {}, [], []
