@@ -74,6 +74,14 @@ def size_column(device) -> str:
     return "gpu" if torch.device(device).type == "cuda" else "cpu"
 
 
+def gpu_name(device) -> str:
+    """The GPU's name, as the driver gives it ("Tesla T4")."""
+    try:
+        return torch.cuda.get_device_name(device)
+    except (AssertionError, RuntimeError):  # no driver to ask (a capability faked by hand): the table needs none
+        return "a CUDA GPU"
+
+
 def has_triton() -> bool:
     """Whether Triton, the language torch.compile writes its GPU kernels in, is installed."""
     return importlib.util.find_spec("triton") is not None
@@ -106,7 +114,7 @@ def capabilities(device) -> Capabilities:
     windows = sys.platform.startswith("win")
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
-        name = f"{torch.cuda.get_device_properties(device).name}, compute capability {major}.{minor}"
+        name = f"{gpu_name(device)}, compute capability {major}.{minor}"
         bf16 = bf16_in_hardware(device)
         precision = ("bfloat16 autocast, in hardware from compute capability 8.0" if bf16 else
                      "float16 autocast with a GradScaler: bfloat16 needs compute capability 8.0 (below it torch "

@@ -161,3 +161,16 @@ def test_synchronize_waits_for_the_device_it_times(monkeypatch):
     for device in ("cpu", "mps", "cuda", torch.device("cuda:0")):
         synchronize(device)
     assert calls == ["mps", "cuda", "cuda"]
+
+
+@pytest.mark.parametrize("capability, dtype", [((7, 5), torch.float16), ((8, 0), torch.bfloat16)])
+def test_a_gpu_faked_by_hand_with_only_its_capability(monkeypatch, capability, dtype):
+    """The issue's own check: capability and is_bf16_supported() faked, nothing else (no driver to name the GPU)."""
+    from lmutils.presets import preset_for
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert autocast_dtype(torch.device("cuda")) == dtype
+    assert capabilities("cuda").grad_scaler == (dtype == torch.float16)
+    assert preset_for("cuda") == ("shakespeare-char-t4" if dtype == torch.float16 else "shakespeare-char-ampere")
