@@ -16,8 +16,9 @@ GPT-2's pattern needs Unicode classes (\\p{L} letters, \\p{N} digits) that only 
 """
 
 import math
-import numbers
 from collections import Counter, defaultdict
+
+from .data import Tokenizer
 
 try:
     import regex as _re
@@ -62,7 +63,7 @@ def bits_per_char(nats_per_token: float, n_tokens: int, n_chars: int) -> float:
     return nats_per_token * n_tokens / n_chars / math.log(2)
 
 
-class BPETokenizer:
+class BPETokenizer(Tokenizer):
     """Byte-level BPE. merges[i] is the pair of token ids that became token 256 + i; vocab[i] its bytes."""
 
     def __init__(self, merges):
@@ -113,12 +114,6 @@ class BPETokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def __len__(self) -> int:
-        return self.vocab_size
-
-    def __repr__(self) -> str:
-        return f"BPETokenizer(vocab_size={self.vocab_size})"
-
     def _encode_chunk(self, chunk: str) -> list[int]:
         if chunk not in self._cache:
             ids = list(chunk.encode("utf-8"))
@@ -134,9 +129,7 @@ class BPETokenizer:
         return [i for chunk in pretokenize(text) for i in self._encode_chunk(chunk)]
 
     def decode(self, ids) -> str:
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
+        ids = self.check_ids(ids)
         # a token may hold part of a character's bytes: decode the whole byte string, never token by token
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
 

@@ -50,7 +50,33 @@ def read_text(path: Path) -> str:
                          "GBK, LATIN1, ...; `file -i` can guess it), and give the new file.") from None
 
 
-class CharTokenizer:
+class Tokenizer:
+    """What the course's tokenizers share (CharTokenizer, WordTokenizer, lmutils.bpe.BPETokenizer): their size
+    and decode, which first checks that every id is one of theirs. A subclass sets self.itos, each id's text."""
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def __repr__(self) -> str:
+        unk = f", unk={self.unk!r}" if hasattr(self, "unk") else ""
+        return f"{type(self).__name__}(vocab_size={self.vocab_size}{unk})"
+
+    def check_ids(self, ids) -> list[int]:
+        """ids (a list, a tensor or an array) as a list of ints, or a clear error where one is not a token id."""
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
+            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
+        return ids
+
+    def decode(self, ids) -> str:
+        return "".join(self.itos[i] for i in self.check_ids(ids))
+
+
+class CharTokenizer(Tokenizer):
     """Characters to integer ids and back. The vocabulary is the sorted set of characters of a text.
 
     With unk=None (the default) encoding a character outside the vocabulary is an error; with unk="□"
@@ -73,16 +99,6 @@ class CharTokenizer:
     def from_text(cls, text: str, unk: str | None = None) -> "CharTokenizer":
         return cls(text, unk=unk)
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __repr__(self) -> str:
-        return f"CharTokenizer(vocab_size={self.vocab_size}, unk={self.unk!r})"
-
     def encode(self, text: str) -> list[int]:
         if self.unk is not None:
             u = self.stoi[self.unk]
@@ -95,12 +111,6 @@ class CharTokenizer:
             raise ValueError(f"{len(missing)} character(s) not in the vocabulary: {shown}. The model only knows "
                              f"the {self.vocab_size} characters of its training text; remove these from the prompt "
                              "or build the tokenizer with unk='□' to map them to an unknown token.") from None
-
-    def decode(self, ids) -> str:
-        ids = ids.tolist() if torch.is_tensor(ids) else list(ids)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
-        return "".join(self.itos[i] for i in ids)
 
     def state_dict(self) -> dict:
         """Plain data (saved in checkpoints, loadable with weights_only=True)."""
@@ -137,7 +147,7 @@ def split_words(text: str) -> list[str]:
     return WORD_PATTERN.findall(text)
 
 
-class WordTokenizer:
+class WordTokenizer(Tokenizer):
     """Words to integer ids and back; the same interface as CharTokenizer.
 
     A text is cut by split_words into words, punctuation marks and runs of whitespace; joining the tokens
@@ -183,15 +193,6 @@ class WordTokenizer:
                              "encoded: give unk='<unk>' to map the dropped tokens to an unknown token")
         return cls(kept, unk=unk)
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    __len__ = vocab_size.fget
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(vocab_size={self.vocab_size}, unk={self.unk!r})"
-
     def encode(self, text: str) -> list[int]:
         tokens = split_words(text)
         ids = [self.stoi.get(t, -1) for t in tokens]  # -1: not in the vocabulary
@@ -204,12 +205,6 @@ class WordTokenizer:
                              f"the {self.vocab_size:,} tokens of its training text; build it with unk='<unk>' "
                              "to map unknown words to an unknown token.")
         return ids
-
-    def decode(self, ids) -> str:
-        ids = ids.tolist() if torch.is_tensor(ids) else list(ids)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
-        return "".join(self.itos[i] for i in ids)
 
     def state_dict(self) -> dict:
         """Plain data (saved in checkpoints, loadable with weights_only=True)."""

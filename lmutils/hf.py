@@ -137,15 +137,3 @@ def load_gpt2(name: str = "gpt2", standin: dict | None = None, standin_tokenizer
     config = GPT2Config(**{"vocab_size": standin_tokenizer.vocab_size, "bos_token_id": None, "eos_token_id": None,
                            **standin})
     return GPT2LMHeadModel(config), standin_tokenizer, False
-
-
-def save_atomic(state: dict, path) -> None:
-    """torch.save to a temporary file, then rename: a disconnect mid-save leaves the last checkpoint whole."""
-    tmp = f"{path}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_state(path, map_location="cpu") -> dict:
-    """A checkpoint written by save_atomic, loaded safely (weights_only=True: tensors and plain data only)."""
-    return torch.load(path, map_location=map_location, weights_only=True)

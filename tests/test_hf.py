@@ -8,7 +8,7 @@ import torch
 pytest.importorskip("transformers")
 
 from lmutils.generate import generate  # noqa: E402
-from lmutils.hf import from_gpt2, load_gpt2, save_atomic, load_state, to_gpt2  # noqa: E402
+from lmutils.hf import from_gpt2, load_gpt2, to_gpt2  # noqa: E402
 from lmutils.models import GPT, GPTConfig  # noqa: E402
 
 
@@ -44,8 +44,3 @@ def test_offline_loading_falls_back_fast(monkeypatch, capsys):
     assert not pretrained and got_tok is tok and model.config.vocab_size == 256
     assert capsys.readouterr().out.startswith("offline: using a small randomly initialised GPT2Config stand-in")
 
-
-def test_atomic_checkpoint(tmp_path):
-    path = tmp_path / "ck.pt"
-    save_atomic({"step": 3, "w": torch.ones(2)}, path)
-    assert load_state(path)["step"] == 3 and not (tmp_path / "ck.pt.tmp").exists()

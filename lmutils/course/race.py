@@ -12,7 +12,6 @@ with the machine and the command, so that the notebook plots what was measured a
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoint import atomic_file
 from ..data import data_dir, encode_corpus
 from ..models import GPT, GPTConfig, LSTMConfig, LSTMLM, num_params
 from ..ngram import baselines
@@ -84,10 +84,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     result = race(args.seeds, args.tiny)
     args.out = args.out or measured_path()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, args.out)
+    with atomic_file(args.out) as f:
+        f.write((json.dumps(result, indent=1) + "\n").encode())
     print(f"wrote {args.out}")
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoint import atomic_file
 from ..files import REPO, course_dir
 
 DEFAULT_TOL = 1e-6  # until `spread` measures one: a new metric must be measured before it can pass elsewhere
@@ -64,9 +65,8 @@ def load(number: str) -> dict:
 
 
 def save(number: str, results: dict) -> None:
-    path = results_path(number)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+    with atomic_file(results_path(number)) as f:
+        f.write((json.dumps(dict(sorted(results.items())), indent=1) + "\n").encode())
 
 
 COUNTING = ("unigram", "bigram", "trigram", "5-gram")  # notebook 03's counting models: nothing trained
