@@ -170,15 +170,20 @@ def restore_model(state: dict, model: torch.nn.Module) -> None:
     model.load_state_dict(state["model"])
 
 
+def check_resumable(state: dict) -> None:
+    """A checkpoint of weights alone (an export, a best checkpoint) has no training run to continue."""
+    if state["optimizer"] is None or state["history"] is None:
+        raise CheckpointError("the checkpoint holds a model but no training run (no optimizer state): it cannot be "
+                              "resumed. Give this run a new checkpoint path; restore_model loads its weights.")
+
+
 def restore(state: dict, model, optimizer, scaler, batch_gen: torch.Generator, device, rank: int = 0,
             world_size: int = 1) -> list[str]:
     """Put a training run back where the checkpoint left it: weights, optimizer, gradient scaler and this
     process's random states. Returns notes for the user about what could not continue exactly."""
     notes = []
     restore_model(state, model)
-    if state["optimizer"] is None or state["history"] is None:
-        raise CheckpointError("the checkpoint holds a model but no training run (no optimizer state): it cannot be "
-                              "resumed. Give this run a new checkpoint path; restore_model loads its weights.")
+    check_resumable(state)
     optimizer.load_state_dict(state["optimizer"])
     if scaler.is_enabled() and not state["scaler"]:
         notes.append("the checkpoint was trained without float16's gradient scaler: starting a fresh one")

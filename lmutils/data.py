@@ -40,14 +40,56 @@ def load_corpus(name: str) -> str:
 
 
 def read_text(path: Path) -> str:
-    """A UTF-8 text file's text; a file in another encoding is an error that says how to convert it."""
+    """A UTF-8 text file's text, without the byte-order mark some editors write first (U+FEFF would become a
+    character of the vocabulary); a file in another encoding is an error that names the likely one and says how
+    to convert it."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
+        name, what = guess_encoding(path.read_bytes())
+        hint = f"it looks like {what}" if name else "its encoding is not clear (`file -i` can guess it)"
         raise ValueError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start} is "
-                         f"not valid UTF-8). Re-save it as UTF-8, e.g. iconv -f CP1252 -t UTF-8 {path} > "
-                         f"{path.with_suffix('.utf8.txt').name} (with the file's encoding after -f: CP1252, CP1251, "
-                         "GBK, LATIN1, ...; `file -i` can guess it), and give the new file.") from None
+                         f"not valid UTF-8): {hint}. Re-save it as UTF-8, e.g. iconv -f {name or 'CP1252'} -t UTF-8 "
+                         f"{path} > {path.with_suffix('.utf8.txt').name}" + ("" if name else " (with the file's "
+                         "encoding after -f: CP1252, CP1251, GB18030, Shift_JIS, LATIN1, ...)")
+                         + ", and give the new file.") from None
+
+
+EAST_ASIAN = {  # iconv's name: (a description, the bytes of its full-width comma and full stop)
+    "GB18030": ("Chinese text in GBK/GB18030", (b"\xa3\xac", b"\xa1\xa3")),
+    "BIG5": ("traditional Chinese text in Big5", (b"\xa1\x41", b"\xa1\x43")),
+    "SHIFT_JIS": ("Japanese text in Shift_JIS", (b"\x81\x41", b"\x81\x42")),
+}
+
+
+def guess_encoding(data: bytes) -> tuple[str | None, str]:
+    """(iconv's name, a description) of a text's likely encoding (None: unclear), for read_text's hint. Chinese
+    and Japanese texts are full of their encoding's full-width punctuation; Cyrillic (CP1251) comes in whole
+    words of bytes from 0xC0 up; Western European text (CP1252) has its accented letters alone among ASCII ones."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:1000].count(0) > 100:
+        return "UTF-16", "UTF-16 (two bytes a character)"
+    for name, (what, marks) in EAST_ASIAN.items():
+        if any(m in data for m in marks) and decodes(data, name):
+            return name, what
+    runs = [len(r) for r in re.findall(rb"[\x80-\xff]+", data)]
+    high = [b for b in data if b > 127]
+    if not runs:
+        return None, ""
+    if sum(b >= 0xC0 for b in high) >= 0.9 * len(high) and len(high) >= 2.5 * len(runs) and decodes(data, "cp1251"):
+        return "CP1251", "Cyrillic text in CP1251 (Windows-1251)"
+    if sum(n == 1 for n in runs) >= 0.8 * len(runs):
+        return "CP1252", "Western European text in CP1252 (Windows-1252) or Latin-1"
+    if sum(n % 2 == 0 for n in runs) >= 0.95 * len(runs) and decodes(data, "gb18030"):
+        return "GB18030", EAST_ASIAN["GB18030"][0]
+    return None, ""
+
+
+def decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 class Tokenizer:

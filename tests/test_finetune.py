@@ -12,7 +12,7 @@ from lmutils.finetune import (GPTClassifier, LoRALinear, add_lora, confusion_mat
 from lmutils.checkpoint import load_checkpoint
 from lmutils.data import CharTokenizer, data_dir
 from lmutils.models import GPT, GPTConfig
-from lmutils.sizes import SIZES
+from lmutils.course.sizes import sizes
 
 
 def small_gpt(seed=0):
@@ -126,13 +126,14 @@ def test_plain_keeps_only_lower_case_words_and_apostrophes():
 
 
 def test_the_shipped_body_is_small_and_made_with_the_sizes_table():
-    cpu = SIZES["09"]["cpu"]
+    cpu = sizes("09", "cpu")
     path = data_dir() / cpu["checkpoint"]
     state = load_checkpoint(path)
     assert path.stat().st_size <= 5_000_000 and state["optimizer"] is None  # the limit; weights only
-    assert state["model_spec"]["config"] == dict(vocab_size=65, **cpu["gpt"])
-    assert {k: state["train_config"][k] for k in cpu["train"]} == cpu["train"]
-    assert state["step"] == cpu["train"]["max_iters"]
+    assert state["model_spec"]["config"] == dict(vocab_size=65, **cpu["pretrain"].model)
+    made = {k: v for k, v in state["train_config"].items() if k not in ("checkpoint", "checkpoint_interval")}
+    assert made == {k: v for k, v in vars(cpu["pretrain"].train).items() if k in made}
+    assert state["step"] == cpu["pretrain"].train.max_iters
 
 
 def test_head_lr_is_the_heads_own_learning_rate():

@@ -11,6 +11,7 @@ import torch
 from lmutils import train
 from lmutils.checkpoint import load_checkpoint
 from lmutils.models import LSTMConfig, LSTMLM
+from lmutils.progress import Printer
 from lmutils.train import (TrainConfig, TrainingOutOfMemory, evaluate, fit, lm_loss, lr_at, make_optimizer,
                            out_of_memory_message)
 
@@ -80,7 +81,7 @@ def test_float32_checkpoint_resumes_in_float16(tiny_ids, tiny_gpt, quick, train_
     path = str(tmp_path / "run.pt")
     train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=20, checkpoint=path))
     history = train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=30, dtype="float16", checkpoint=path),
-                            quiet=False)
+                            report=None)
     assert history.steps[-1] == 30 and "scale" in load_checkpoint(path)["scaler"]  # a scaler that is on
     out = capsys.readouterr().out
     assert "trained without float16's gradient scaler: starting a fresh one" in out
@@ -134,7 +135,7 @@ def test_resume_past_max_iters_ends_at_once(tiny_ids, tiny_gpt, quick, train_qui
     path = str(tmp_path / "run.pt")
     train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=40, checkpoint=path))
     monkeypatch.setattr(train, "train_step", lambda *a: pytest.fail("trained on past max_iters"))
-    history = train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=20, checkpoint=path), quiet=False)
+    history = train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=20, checkpoint=path), report=None)
     assert history.steps[-1] == 40 and load_checkpoint(path)["step"] == 40  # the checkpoint is left as it was
     out = capsys.readouterr().out
     assert "nothing to train: the checkpoint is at step 40, past max_iters=20" in out
@@ -164,12 +165,12 @@ def test_compile_path(tiny_ids, tiny_gpt, quick, train_quietly, tmp_path, monkey
 
 def test_speed_in_evaluation_lines(tiny_ids, tiny_gpt, quick, capsys):
     cfg = quick(max_iters=20, eval_interval=10)
-    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu", progress=False, speed=True)
+    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu", report=Printer(speed=True))
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"step +0 \| train loss [\d.]+ \| val loss [\d.]+", lines[0])  # no speed before training
     assert re.fullmatch(r"step +10 \| train loss [\d.]+ \| val loss [\d.]+ \| [\d,]+ tokens/s \| MFU n/a", lines[1])
     assert re.fullmatch(r"trained 20 steps in [\d.]+ s \([\d,]+ tokens/s, MFU n/a\)", lines[-1])
-    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu", progress=False)
+    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu")
     assert "MFU" not in capsys.readouterr().out  # other notebooks' output stays as it was
 
 

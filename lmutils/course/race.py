@@ -24,6 +24,7 @@ from ..checkpoint import atomic_file
 from ..data import data_dir, encode_corpus
 from ..models import GPT, GPTConfig, LSTMConfig, LSTMLM, num_params
 from ..ngram import baselines
+from ..progress import Reporter
 from ..presets import get_preset
 from ..train import TrainConfig, evaluate, fit, split_settings
 
@@ -58,7 +59,7 @@ def race(seeds=(0, 1, 2), tiny: bool = False, say=print) -> dict:
             model, cfg = build(name, tok.vocab_size, tiny_steps if tiny else steps, seed)
             if tiny:
                 cfg = replace(cfg, eval_iters=2)
-            history = fit(model, train_ids, val_ids, cfg, device="cpu", progress=False, quiet=True)
+            history = fit(model, train_ids, val_ids, cfg, device="cpu", report=Reporter())
             val = evaluate(model, val_ids, cfg.block_size)
             say(f"{name:4} seed {seed}: {num_params(model):,} params, {cfg.max_iters} steps in "
                 f"{history.seconds:.1f} s ({history.tokens_per_s:,.0f} tokens/s), whole-split val {val:.4f}")

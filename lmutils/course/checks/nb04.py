@@ -4,6 +4,7 @@ import torch
 
 from . import attempt, checker, close, correct, forbid, hint, seeded
 from ...models import RNNConfig, RNNLM, num_params
+from ...progress import Reporter
 from ...train import TrainConfig, fit
 
 
@@ -164,7 +165,7 @@ def _tiny_run(fn, grad_accum):
     for _ in range(2):
         with seeded(0):
             models.append(RNNLM(RNNConfig(12, n_embd=8, n_hidden=16)))
-    reference = fit(models[0], ids, ids[:200], cfg, device="cpu", progress=False, quiet=True).train_loss
+    reference = fit(models[0], ids, ids[:200], cfg, device="cpu", report=Reporter()).train_loss
     with forbid(fn, "lmutils.train.fit", "lmutils.train.train_step"):
         got, err = attempt(fn, models[1], ids, cfg)
     return reference, models[0], got, models[1], err
