@@ -77,7 +77,8 @@ class BPETokenizer(Tokenizer):
     @classmethod
     def train(cls, text: str, vocab_size: int, history: list | None = None) -> "BPETokenizer":
         """Learn vocab_size - 256 merges from text. Ties (pairs with the same count) go to the smallest pair
-        of ids (ties are common late in training, among rare pairs). history, if given, receives the number of tokens of the text after each merge."""
+        of ids (ties are common late in training, among rare pairs). history, if given, receives the number of tokens
+        of the text after each merge."""
         if vocab_size < 256:
             raise ValueError(f"a byte-level vocabulary has at least the 256 bytes: vocab_size={vocab_size} < 256")
         words = Counter(pretokenize(text))                        # each distinct chunk once, with its count
@@ -187,5 +188,5 @@ def compare_merges(ours: BPETokenizer, theirs: list[tuple[bytes, bytes]]) -> dic
     """How many merges agree, in order, and the first that does not (as byte strings)."""
     mine = [(ours.vocab[a], ours.vocab[b]) for a, b in ours.merges]
     same = next((i for i, (m, t) in enumerate(zip(mine, theirs)) if m != t), min(len(mine), len(theirs)))
-    return {"agree": same, "total": len(mine), "as_sets": len(set(mine) & set(theirs)),
-            "first_difference": None if same == len(mine) else (same, mine[same], theirs[same] if same < len(theirs) else None)}
+    first = None if same == len(mine) else (same, mine[same], theirs[same] if same < len(theirs) else None)
+    return {"agree": same, "total": len(mine), "as_sets": len(set(mine) & set(theirs)), "first_difference": first}

@@ -27,7 +27,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
         return torch.device("cpu")
     kind = str(prefer).split(":")[0]
     if kind not in DEVICES:
-        raise ValueError(f"unknown device {prefer!r}: use one of {', '.join(DEVICES)} (or leave it out to choose automatically)")
+        raise ValueError(f"unknown device {prefer!r}: use one of {', '.join(DEVICES)} "
+                         "(or leave it out to choose automatically)")
     if kind == "cuda" and not torch.cuda.is_available():
         hint = " On Colab: Runtime > Change runtime type > GPU." if in_colab() else ""
         raise RuntimeError(f"CUDA was asked for ({prefer!r}) but this machine has no CUDA GPU that PyTorch can use. "

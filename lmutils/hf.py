@@ -131,7 +131,8 @@ def load_gpt2(name: str = "gpt2", standin: dict | None = None, standin_tokenizer
             continue
     if standin is None or standin_tokenizer is None:
         raise OSError(f"cannot load {name!r}: not in the local Hugging Face cache and the hub cannot be reached. "
-                      "Connect to the internet once (it is cached afterwards), or give a stand-in config and tokenizer.")
+                      "Connect to the internet once (it is cached afterwards), or give a stand-in config and "
+                      "tokenizer.")
     print(f"offline: using a small randomly initialised GPT2Config stand-in ({standin}) and our own BPE "
           f"instead of {name!r}: the code below runs the same")
     config = GPT2Config(**{"vocab_size": standin_tokenizer.vocab_size, "bos_token_id": None, "eos_token_id": None,

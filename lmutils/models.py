@@ -72,13 +72,13 @@ class GPTConfig:
                 raise ValueError(f"{f.name} must be at least 1, got {getattr(self, f.name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be at least 0 and below 1, got {self.dropout}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
-        if config.n_embd % config.n_head:
-            raise ValueError(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
         self.n_head = config.n_head
         self.dropout = config.dropout
         self.causal = True  # set False only to see what goes wrong without the mask (notebook 07)

@@ -123,7 +123,7 @@ def format_preset(name: str, settings: dict | None = None) -> str:
                       + clip),
         ("schedule", schedule),
         ("evaluation", f"every {s['eval_interval']} steps, on {s['eval_iters']} batches of each split"
-                       + (", stop early when the validation loss rises well above its best" if s["early_stop"] else "")),
+                       + (", stop early when validation loss rises well above its best" * s["early_stop"])),
         ("speed", f"dtype {s['dtype']}, torch.compile {'on' if s['compile'] else 'off'}"),
     ]
     return "\n".join([title] + [f"  {k:<11}{v}" for k, v in rows])

@@ -96,7 +96,7 @@ class Printer(Reporter):
             return
         seconds, tokens = history.seconds - self.seconds, history.tokens - self.tokens
         extra = f", {format_mfu(history.mfu)}" if self.speed or history.mfu is not None else ""
-        done = f"{steps} steps" if not self.first_step else f"{steps} steps in this run ({self.first_step + steps} in all)"
+        done = f"{steps} steps" + (f" in this run ({self.first_step + steps} in all)" if self.first_step else "")
         self.print(f"trained {done} in {seconds:.1f} s ({tokens / seconds if seconds else 0:,.0f} tokens/s{extra})")
 
 

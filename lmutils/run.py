@@ -261,7 +261,8 @@ def check_resume(state: dict, cfg: TrainConfig, given: set, allow_new_schedule: 
                       "would not continue the same run: give the checkpoint's values, a new --checkpoint path to "
                       "start afresh, or --allow-new-schedule to change them on purpose")
     if changed:
-        notes.append(f"changing the run's settings at step {state['step']} (--allow-new-schedule): {', '.join(changed)}")
+        notes.append(f"changing the run's settings at step {state['step']} (--allow-new-schedule): "
+                     + ", ".join(changed))
     return cfg, notes
 
 
@@ -277,7 +278,7 @@ def machine_memory(device: torch.device) -> int | None:
 
 def gpt_params(c: GPTConfig) -> int:
     """A GPTConfig's parameter count, without building it (token embedding and head shared)."""
-    bias = c.bias * (3 + 1 + 4 + 1 + 2 + 2)  # qkv, proj, fc, proj; the two layer norms' biases
+    bias = c.bias * (3 + 1 + 4 + 1 + 2)  # qkv, proj, fc, proj; the two layer norms' biases
     return c.vocab_size * c.n_embd + c.block_size * c.n_embd + c.n_embd * (1 + c.bias) + \
         c.n_layer * (12 * c.n_embd ** 2 + c.n_embd * (2 + bias))
 

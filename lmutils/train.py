@@ -63,7 +63,8 @@ class TrainConfig:
                 raise SettingError(name, f"{name} must be at least 0 and below 1, got {getattr(self, name)}")
         if self.weight_decay < 0 or (self.grad_clip is not None and self.grad_clip <= 0):
             name = "weight_decay" if self.weight_decay < 0 else "grad_clip"
-            raise SettingError(name, f"{name} must be positive, got {getattr(self, name)} (grad_clip=None: no clipping)")
+            raise SettingError(name, f"{name} must be positive, got {getattr(self, name)} "
+                               "(grad_clip=None: no clipping)")
         if self.dtype not in DTYPES:
             raise SettingError("dtype", f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
@@ -196,9 +197,16 @@ def overfitting(val_losses: list) -> bool:
     return bool(val_losses) and val_losses[-1] > best + max(0.05, 0.05 * best)
 
 
-OVERFITTING = ("validation loss {now:.4f} at step {step} is well above its best, {best:.4f} at step {best_step}: "
-               "the model is learning the training text by heart (over-fitting). Train fewer steps (max_iters), "
-               "add dropout, or use a smaller model (n_layer, n_embd); early_stop=True (--early-stop) stops here.")
+def overfitting_warning(history) -> str | None:
+    """What to say when the last evaluation shows over-fitting (else None)."""
+    v = history.eval_val
+    if not overfitting(v):
+        return None
+    best = v.index(min(v))
+    return (f"validation loss {v[-1]:.4f} at step {history.eval_steps[-1]} is well above its best, {v[best]:.4f} at "
+            f"step {history.eval_steps[best]}: the model is learning the training text by heart (over-fitting). Train "
+            "fewer steps (max_iters), add dropout, or use a smaller model (n_layer, n_embd); early_stop=True "
+            "(--early-stop) stops here.")
 
 
 def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig | None = None,
@@ -251,10 +259,8 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
                     with meter.paused():  # the reporters' time (a best checkpoint's save) is not training time
                         tr, va = [estimate_loss(eval_model, ids, cfg, device, autocast) for ids in (train_ids, val_ids)]
                         report.evaluated(step, tr, va, meter.evaluated(step, tr, va))
-                    if overfitting(history.eval_val) and not warned:
-                        best = min(range(len(history.eval_val)), key=history.eval_val.__getitem__)
-                        report.say(OVERFITTING.format(now=va, step=step, best=history.eval_val[best],
-                                                      best_step=history.eval_steps[best]))
+                    if not warned and (warning := overfitting_warning(history)):
+                        report.say(warning)
                         warned, stop = True, cfg.early_stop
                 if cfg.early_stop and world_size > 1 and step % cfg.eval_interval == 0:
                     stop = agree(stop)  # rank 0 decided: every process stops at the same step

@@ -83,4 +83,5 @@ def test_sizes_gives_a_copy_that_a_notebook_may_change():
     size = sizes("09", "cpu")
     size["classify"]["lr"]["full"] = 1.0
     size["finetune"].model["n_embd"] = 1
-    assert SIZES["09"]["cpu"]["classify"]["lr"]["full"] == 5e-4 and sizes("09", "cpu")["finetune"].model["n_embd"] == 160
+    assert SIZES["09"]["cpu"]["classify"]["lr"]["full"] == 5e-4
+    assert sizes("09", "cpu")["finetune"].model["n_embd"] == 160

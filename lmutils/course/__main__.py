@@ -40,6 +40,10 @@ def read(path: Path):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # what there is to do, rather than argparse's one line
+        parser().print_help(sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     if args.command == "scoreboard":
         from .results import scoreboard_markdown

@@ -190,7 +190,8 @@ def draw_neuron(ax, weights=("w_1", "w_2", "w_3"), bias="b", f="f"):
 
 
 def draw_graph(root, ax=None, grads: bool = True):
-    """Draw the computational graph of an autograd Value (lmutils.engine, or any class with data, grad, label, _op, _prev
+    """Draw the computational graph of an autograd Value (lmutils.engine, or any class with data, grad, label, _op,
+    _prev
     and topological_order()): one box per
     Value with its label (or operation), its data and, if grads, its grad; arrows go from inputs to outputs.
     Columns are depths: leaves on the left, the root on the right."""
@@ -272,7 +273,8 @@ def draw_unrolled(ax, steps: int = 4, lstm: bool = False, grads=None):
     from matplotlib.patches import FancyBboxPatch
 
     def node(x, y, text, color):
-        ax.add_patch(FancyBboxPatch((x - 0.42, y - 0.3), 0.84, 0.6, boxstyle="round,pad=0.05", fc=color, ec="k", lw=1.5))
+        ax.add_patch(FancyBboxPatch((x - 0.42, y - 0.3), 0.84, 0.6, boxstyle="round,pad=0.05", fc=color, ec="k",
+                                    lw=1.5))
         ax.text(x, y, text, ha="center", va="center", fontsize=16)
 
     def arrow(a, b, label="", color="k", lw=1.8, side=0.12, style="-|>"):

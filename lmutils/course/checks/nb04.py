@@ -52,7 +52,8 @@ def rnn_step(fn):
     if close(got, torch.tanh(a)):
         return correct("one matrix on the concatenation [h, x] is the two matrices W_hh and W_xh side by side.")
     if close(got, a):
-        return hint("the pre-activation is right; the new state goes through a nonlinearity (which one does nn.RNN use?).")
+        return hint("the pre-activation is right; the new state goes through a nonlinearity "
+                    "(which one does nn.RNN use?).")
     if close(got, torch.sigmoid(a)):
         return hint("nn.RNN's nonlinearity maps to (-1, 1), not (0, 1).")
     if close(got, torch.tanh(a - b_h)):
@@ -111,7 +112,8 @@ def rnn_lm_params(fn):
         if got == want:
             continue
         if got == want - H:
-            return hint(f"for {(V, E, H)} you are {H} short: PyTorch's RNN keeps two bias vectors, both of size n_hidden.")
+            return hint(f"for {(V, E, H)} you are {H} short: PyTorch's RNN keeps two bias vectors, "
+                        "both of size n_hidden.")
         if got == want - V:
             return hint(f"for {(V, E, H)} you are {V} short: the output layer has a bias too.")
         if got == want - V * E:
@@ -147,7 +149,8 @@ def clip(fn):
         if all(close(a, b * scale) for a, b in zip(got, grads)):
             continue
         if all(close(a, b * min(1.0, max_norm / b.norm().item())) for a, b in zip(got, grads)):
-            return hint("each tensor was clipped on its own: clip_grad_norm_ uses one norm over all gradients together.")
+            return hint("each tensor was clipped on its own: clip_grad_norm_ uses one norm over all gradients "
+                        "together.")
         if max_norm > total and all(close(a, b * max_norm / total) for a, b in zip(got, grads)):
             return hint("when the norm is already below max_norm the gradients must stay as they are.")
         return hint("not the expected values: which norm does clip_grad_norm_ compute, and when does it rescale?",

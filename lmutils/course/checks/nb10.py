@@ -1,7 +1,6 @@
 """Checkers for notebook 10 (from our GPT to GPT-2)."""
 
 import math
-from collections import Counter
 
 import torch
 import torch.nn.functional as F
