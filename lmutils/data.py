@@ -46,12 +46,17 @@ def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        name, what = guess_encoding(path.read_bytes())
+        data = path.read_bytes()
+        byte = f"byte 0x{err.object[err.start]:02x} at position {err.start} is not valid UTF-8"
+        where = f"{path} is not UTF-8 text ({byte})"
+        name, what = guess_encoding(data)
+        if name is None and 0 in data:
+            raise ValueError(f"{where}: it is not a text file at all (it holds zero bytes). Give a plain text file, "
+                             "saved as UTF-8") from None
         hint = f"it looks like {what}" if name else "its encoding is not clear (`file -i` can guess it)"
-        raise ValueError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start} is "
-                         f"not valid UTF-8): {hint}. Re-save it as UTF-8, e.g. iconv -f {name or 'CP1252'} -t UTF-8 "
-                         f"{path} > {path.with_suffix('.utf8.txt').name}" + ("" if name else " (with the file's "
-                         "encoding after -f: CP1252, CP1251, GB18030, Shift_JIS, LATIN1, ...)")
+        convert = f"iconv -f {name or 'CP1252'} -t UTF-8 {path} > {path.with_suffix('.utf8.txt').name}"
+        raise ValueError(f"{where}: {hint}. Re-save it as UTF-8, e.g. {convert}" + ("" if name else " (with the "
+                         "file's encoding after -f: CP1252, CP1251, GB18030, Shift_JIS, LATIN1, ...)")
                          + ", and give the new file.") from None
 
 
@@ -66,8 +71,9 @@ def guess_encoding(data: bytes) -> tuple[str | None, str]:
     """(iconv's name, a description) of a text's likely encoding (None: unclear), for read_text's hint. Chinese
     and Japanese texts are full of their encoding's full-width punctuation; Cyrillic (CP1251) comes in whole
     words of bytes from 0xC0 up; Western European text (CP1252) has its accented letters alone among ASCII ones."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:1000].count(0) > 100:
-        return "UTF-16", "UTF-16 (two bytes a character)"
+    head = data[:2000]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or max(head[::2].count(0), head[1::2].count(0)) > 0.4 * len(head):
+        return "UTF-16", "UTF-16 (two bytes a character)"  # ASCII in UTF-16: every other byte is zero
     for name, (what, marks) in EAST_ASIAN.items():
         if any(m in data for m in marks) and decodes(data, name):
             return name, what

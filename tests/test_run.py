@@ -9,6 +9,7 @@ import re
 import pytest
 import torch
 
+from lmutils import preflight
 from lmutils import run as command
 from lmutils.checkpoint import load_checkpoint, load_model
 from lmutils.data import read_text
@@ -90,7 +91,7 @@ def test_a_text_too_short_for_the_context_says_how_short(tmp_path, capsys, never
     refused(TINY + ["--corpus", text_file(tmp_path, "a")], capsys, "the text is too short to train on: 1 character",
             "at least 11 for --block-size 1")
     refused(TINY + ["--corpus", text_file(tmp_path, "")], capsys, "is empty")
-    assert command.shortest_text(8) == 81 and command.shortest_text(128) == 1281  # 81 - 72 > 8, 80 - 72 = 8
+    assert preflight.shortest_text(8) == 81 and preflight.shortest_text(128) == 1281  # 81 - 72 > 8, 80 - 72 = 8
 
 
 def test_a_100_character_text_trains_at_a_context_that_fits(tmp_path, capsys):
@@ -130,7 +131,7 @@ def test_the_prompt_is_checked_before_training(tmp_path, capsys, never_trains):
 
 
 def test_the_default_prompt_comes_from_the_text(tmp_path, capsys):
-    assert command.default_prompt("ab\ncd") == "\n" and command.default_prompt("春眠不觉晓") == "春"
+    assert preflight.default_prompt("ab\ncd") == "\n" and preflight.default_prompt("春眠不觉晓") == "春"
     code, out, err = cmd(TINY + ["--corpus", text_file(tmp_path, verse(3000).replace("\n", " ")), "--max-iters",
                                  "10"], capsys)
     assert code == 0, err
@@ -161,15 +162,15 @@ def sys_is_linux() -> bool:
 # --- the machine ----------------------------------------------------------------------------------------
 
 def test_a_context_that_cannot_fit_in_memory_is_refused(capsys, never_trains, monkeypatch):
-    monkeypatch.setattr(command, "machine_memory", lambda device: 2 * 2**30)  # a 2 GiB machine
+    monkeypatch.setattr(preflight, "machine_memory", lambda device: 2 * 2**30)  # a 2 GiB machine
     err = refused(TINY + ["--block-size", "20000", "--n-embd", "128", "--n-layer", "2"], capsys,
                   "--block-size 20000", "GiB of memory, and this machine has 2.0 GiB", "lower --block-size")
     assert "needs about" in err
 
 
 def test_a_step_that_takes_long_is_said_before_training(capsys, never_trains, monkeypatch):
-    monkeypatch.setattr(command, "machine_memory", lambda device: 2**50)
-    monkeypatch.setattr(command, "measured_flops", lambda device: 1e10)  # a slow machine: 10 GFLOP/s
+    monkeypatch.setattr(preflight, "machine_memory", lambda device: 2**50)
+    monkeypatch.setattr(preflight, "measured_flops", lambda device: 1e10)  # a slow machine: 10 GFLOP/s
     code, out, _ = cmd(TINY + ["--block-size", "4096", "--n-embd", "128", "--show"], capsys)
     assert code == 0 and re.search(r"one step is [\d.]+ TFLOP: at this device's speed roughly [\d,]+ s a step", out)
 
@@ -179,7 +180,7 @@ def test_the_estimate_counts_the_parameters_as_the_model_does():
 
     for bias in (False, True):
         c = GPTConfig(vocab_size=65, block_size=64, n_layer=3, n_head=4, n_embd=48, bias=bias)
-        assert command.gpt_params(c) == num_params(GPT(c))
+        assert preflight.gpt_params(c) == num_params(GPT(c))
 
 
 # --- resuming --------------------------------------------------------------------------------------------
@@ -226,7 +227,8 @@ def test_extending_a_run_keeps_its_schedule_and_says_so(tmp_path, capsys):
     code, out, err = cmd(base + ["--max-iters", "50", "--learning-rate", "3e-3", "--min-lr", "3e-4",
                                  "--allow-new-schedule"], capsys)
     assert code == 0, err
-    assert "changing the run's settings at step 40 (--allow-new-schedule): --learning-rate 0.01 (this run: 0.003)" in out
+    assert ("changing the run's settings at step 40 (--allow-new-schedule): --learning-rate 0.01 (this run: 0.003)"
+            in out)
 
 
 def test_a_resume_with_another_model_says_which_setting(tmp_path, capsys):
@@ -283,3 +285,12 @@ def test_fit_warns_and_stops_the_same_way_without_the_command(tiny_gpt, quick, t
     history = fit(tiny_gpt(), train_ids, val_ids, quick(max_iters=200, eval_interval=10, learning_rate=3e-2,
                                                         early_stop=True), device="cpu", report=Reporter())
     assert history.eval_steps[-1] < 200 and overfitting(history.eval_val)
+
+
+def test_a_file_that_is_not_text_says_so(tmp_path, capsys, never_trains):
+    path = tmp_path / "picture.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    refused(TINY + ["--corpus", str(path)], capsys, "is not a text file at all")
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes(verse(2000).encode("utf-16"))
+    refused(TINY + ["--corpus", str(utf16)], capsys, "it looks like UTF-16", "iconv -f UTF-16 -t UTF-8")

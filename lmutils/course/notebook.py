@@ -97,7 +97,7 @@ def execute(path: Path, timeout: int = 900, save: bool = True, env: dict | None 
     if save:
         nbformat.write(nb, path)
         from . import results  # drop the references of results the notebook no longer records (GPU figures
-        # come from `python -m lmutils.bench --report`, not from the notebook: they stay)
+        # come from `python -m lmutils.course.report`, not from the notebook: they stay)
 
         number = path.name[:2]
         kept = {k: v for k, v in results.load(number).items() if k in recorded or k.startswith("gpu/")}

@@ -26,7 +26,8 @@ from ..models import GPT, GPTConfig, LSTMConfig, LSTMLM, num_params
 from ..ngram import baselines
 from ..progress import Reporter
 from ..presets import get_preset
-from ..train import TrainConfig, evaluate, fit, split_settings
+from ..run import split_settings
+from ..train import TrainConfig, evaluate, fit
 
 LSTM_TRAIN = dict(batch_size=64, block_size=64, learning_rate=1e-2, min_lr=1e-3, warmup_iters=50,
                   eval_iters=20, grad_clip=1.0, dtype="float32")
