@@ -1,9 +1,9 @@
 """What fit() shows while it trains: reporters.
 
-fit() calls its reporter at a few moments (start, every log, every evaluation, a message, the end) and knows
-nothing about how they are shown. A Reporter shows nothing; Printer prints the evaluation lines (fit's default);
-ProgressBar adds a bar above them; lmutils.course.plot.LivePlot draws the losses in a notebook. Give fit a list
-to have several:
+fit() calls its reporter at a few moments (start, every log, every evaluation, a message, the end, and close
+after the end or an error) and knows nothing about how they are shown. A Reporter shows nothing; Printer prints
+the evaluation lines (fit's default); ProgressBar adds a bar above them; lmutils.course.plot.LivePlot draws the
+losses in a notebook. Give fit a list to have several:
 
     fit(model, train_ids, val_ids, cfg, report=Reporter())                         # silent
     fit(model, train_ids, val_ids, cfg, report=[ProgressBar("GPT"), LivePlot("GPT")])
@@ -34,7 +34,10 @@ class Reporter:
         """A message: resumed from a checkpoint, nothing to train, a warning."""
 
     def end(self, history, steps: int) -> None:
-        """After training (also after an error): steps trained in this run."""
+        """After training: steps trained in this run (0: there was nothing to train)."""
+
+    def close(self) -> None:
+        """Last, after the end or an error: close what was opened (a progress bar, a figure)."""
 
 
 class Reporters(Reporter):
@@ -62,6 +65,10 @@ class Reporters(Reporter):
     def end(self, *args):
         for r in self.reporters:
             r.end(*args)
+
+    def close(self):
+        for r in self.reporters:
+            r.close()
 
 
 def reporter(report) -> Reporter:
@@ -125,6 +132,10 @@ class ProgressBar(Printer):
         self.bar.set_postfix(figures)
 
     def end(self, history, steps):
+        self.close()  # the bar first: the summary line goes below it
+        super().end(history, steps)
+
+    def close(self):
         if self.bar is not None:
             self.bar.close()
-        super().end(history, steps)
+            self.bar = None

@@ -239,6 +239,7 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
                    f"max_iters={cfg.max_iters}. Give a larger max_iters (--max-iters) to train on, or a new checkpoint "
                    "path to start afresh.")
         report.end(history, 0)
+        report.close()
         return history
     first, resumed_at = step, step or None
     data = data_fingerprint(train_ids, val_ids) if cfg.checkpoint else None
@@ -278,12 +279,13 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
             step += 1
             if step % cfg.log_interval == 0 or step == cfg.max_iters:
                 report.logged(step, *meter.log(step, lr))
+        report.end(history, step - first)
     except RuntimeError as err:  # CUDA's OutOfMemoryError is one; MPS says "MPS backend out of memory"
         if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err):
             raise TrainingOutOfMemory(out_of_memory_message(cfg, dtype)) from None
         raise
     finally:
-        report.end(history, step - first)
+        report.close()
     return history
 
 

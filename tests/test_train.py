@@ -186,3 +186,50 @@ def test_out_of_memory_says_what_to_lower(tiny_ids, tiny_gpt, quick, train_quiet
     monkeypatch.setattr(model, "forward", lambda *a: (_ for _ in ()).throw(RuntimeError("shapes do not match")))
     with pytest.raises(RuntimeError, match="shapes do not match"):  # other errors pass through unchanged
         train_quietly(model, tiny_ids, quick(max_iters=5))
+
+
+def test_reporters_see_every_moment_of_a_run(tiny_ids, tiny_gpt, quick, tmp_path, capsys):
+    from lmutils.progress import Reporter
+
+    class Log(Reporter):
+        def __init__(self):
+            self.calls = []
+
+        def start(self, history, step, max_iters):
+            self.calls.append(("start", step, max_iters))
+
+        def logged(self, step, loss, figures):
+            self.calls.append(("logged", step))
+
+        def evaluated(self, step, train_loss, val_loss, speed):
+            self.calls.append(("evaluated", step, speed is None))
+
+        def say(self, text):
+            self.calls.append(("say", text.split(":")[0]))
+
+        def end(self, history, steps):
+            self.calls.append(("end", steps))
+
+        def close(self):
+            self.calls.append(("close",))
+
+    path = str(tmp_path / "run.pt")
+    log, printed = Log(), Printer()
+    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=20, eval_interval=10, checkpoint=path), device="cpu",
+        report=[log, printed])
+    assert log.calls == [("start", 0, 20), ("evaluated", 0, True), ("logged", 10), ("evaluated", 10, False),
+                         ("logged", 20), ("evaluated", 20, False), ("end", 20), ("close",)]
+    assert re.search(r"trained 20 steps in [\d.]+ s", capsys.readouterr().out)
+    log.calls = []  # resumed with more steps: the summary counts this run's steps and all of them
+    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=30, eval_interval=10, checkpoint=path), device="cpu",
+        report=[log, Printer()])
+    assert log.calls[0] == ("say", "resumed from " + path + " at step 20")
+    assert log.calls[-2:] == [("end", 10), ("close",)]
+    assert re.search(r"trained 10 steps in this run \(30 in all\) in [\d.]+ s", capsys.readouterr().out)
+    log.calls = []  # an error: closed, but no summary
+    model = tiny_gpt()
+    model.forward = lambda *a: (_ for _ in ()).throw(RuntimeError("shapes do not match"))
+    with pytest.raises(RuntimeError):
+        fit(model, tiny_ids, tiny_ids, quick(max_iters=5), device="cpu", report=[log, Printer()])
+    assert ("close",) in log.calls and not any(c[0] == "end" for c in log.calls)
+    assert "trained" not in capsys.readouterr().out

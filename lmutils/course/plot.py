@@ -28,7 +28,7 @@ def use_course_style() -> None:
 
 class Plotting(Reporter):
     """fit()'s reporter calls as updates of a plot: the training loss at each log, the validation estimate at
-    each evaluation (and, for a resumed run, the losses so far); the plot closes at the end."""
+    each evaluation (and, for a resumed run, the losses so far); close() is the plot's own."""
 
     def start(self, history, step, max_iters):
         for s, t in zip(history.steps, history.train_loss):
@@ -41,9 +41,6 @@ class Plotting(Reporter):
 
     def evaluated(self, step, train_loss, val_loss, speed):
         self.update(step, val=val_loss, force=True)
-
-    def end(self, history, steps):
-        self.close()
 
 
 class LivePlot(Plotting):
