@@ -361,7 +361,12 @@ def main(argv=None, prog: str = "python -m lmutils.run") -> int:
             print(f"the best weights (validation loss {best.val:.4f}, step {best.step}) are in {best.path}")
         if rank == 0 and args.sample:
             which = ""
-            if overfitting([best.val, history.eval_val[-1]]) and best.load():
+            if overfitting([best.val, history.eval_val[-1]]) and best.step == 0:
+                print("note: the validation loss was lowest before training (step 0): nothing the model learnt from "
+                      "the training text carried over to the validation text. Give a longer text, or a smaller model "
+                      "(--n-layer, --n-embd) and fewer --max-iters")
+                which = " (from the last weights, which over-fit: the best ones are the untrained model's)"
+            elif overfitting([best.val, history.eval_val[-1]]) and best.load():
                 which = f" (from the weights of step {best.step}, the best validation loss: the last ones over-fit)"
             text = sample_text(model.eval(), plan.tokenizer, prompt, args.sample, seed=settings.get("seed", 0))
             print(f"sample{which}:\n" + text)

@@ -241,34 +241,55 @@ def test_a_resume_with_another_model_says_which_setting(tmp_path, capsys):
 # --- over-fitting and the best weights -------------------------------------------------------------------
 
 def overfitting_text(tmp_path) -> str:
-    """A text whose training part is one repeated pattern and whose validation part is another: a model that
-    learns the first by heart gets worse on the second."""
+    """A text whose training part is one pattern, "aaaaaaabcd" over and over, and whose validation part has the same
+    letters as often but in a random order: what the model learns of the pattern (b is followed by c) makes it
+    worse on the validation part."""
     rng = random.Random(0)
-    return text_file(tmp_path, "abcd" * 450 + "".join(rng.choice("abcd") for _ in range(200)), "pattern.txt")
+    return text_file(tmp_path, "aaaaaaabcd" * 180 + "".join(rng.choices("abcd", weights=(7, 1, 1, 1), k=200)))
 
 
 def test_overfitting_is_said_once_and_the_best_weights_are_kept(tmp_path, capsys):
     ckpt = tmp_path / "run.pt"
-    args = TINY + ["--corpus", overfitting_text(tmp_path), "--max-iters", "80", "--learning-rate", "3e-2",
+    args = TINY + ["--corpus", overfitting_text(tmp_path), "--max-iters", "40", "--learning-rate", "3e-2",
                    "--min-lr", "3e-3", "--checkpoint", str(ckpt)]
     code, out, err = cmd(args, capsys)
     assert code == 0, err
     assert out.count("is well above its best") == 1 and "over-fitting" in out and "--early-stop" in out
     best = load_checkpoint(command.best_path(ckpt))
-    assert best["step"] < 80 and best["optimizer"] is None  # weights only: load_model reads it
+    assert best["step"] < 40 and best["optimizer"] is None  # weights only: load_model reads it
     load_model(command.best_path(ckpt))
     m = re.search(r"the best weights \(validation loss ([\d.]+), step (\d+)\) are in ", out)
     assert m and int(m.group(2)) == best["step"]
-    assert f"sample (from the weights of step {best['step']}, the best validation loss" in out
+    assert re.search(r"sample \(from the (last weights|weights of step \d+)[^)]*\):\n[abcd\n]{20}", out)
+
+
+def test_the_best_weights_are_kept_in_memory_and_beside_the_checkpoint(tmp_path):
+    from lmutils.data import CharTokenizer
+    from lmutils.models import GPT, GPTConfig
+    from lmutils.train import TrainConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=4, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    keep = command.KeepBest(model, TrainConfig(checkpoint=str(tmp_path / "run.pt")), CharTokenizer("abcd"))
+    keep.evaluated(10, 1.0, 2.0, None)
+    at_10 = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.tok_emb.weight.add_(1.0)
+    keep.evaluated(20, 0.5, 3.0, None)  # worse: kept as it was
+    assert (keep.step, keep.val) == (10, 2.0) and load_checkpoint(tmp_path / "run.best.pt")["step"] == 10
+    assert keep.load() and all(torch.equal(v, at_10[k]) for k, v in model.state_dict().items())
+    again = command.KeepBest(model, TrainConfig(checkpoint=str(tmp_path / "run.pt")), CharTokenizer("abcd"))
+    again.step, again.val = 10, 2.0  # a resumed run: the weights are in the file
+    assert again.load() and all(torch.equal(v, at_10[k]) for k, v in model.state_dict().items())
 
 
 def test_early_stop_stops_where_overfitting_starts(tmp_path, capsys):
-    args = TINY + ["--corpus", overfitting_text(tmp_path), "--max-iters", "80", "--learning-rate", "3e-2",
+    args = TINY + ["--corpus", overfitting_text(tmp_path), "--max-iters", "40", "--learning-rate", "3e-2",
                    "--min-lr", "3e-3", "--early-stop", "--sample", "0"]
     code, out, err = cmd(args, capsys)
     assert code == 0, err
-    m = re.search(r"stopped early at step (\d+) of 80", out)
-    assert m and int(m.group(1)) < 80
+    m = re.search(r"stopped early at step (\d+) of 40", out)
+    assert m and int(m.group(1)) < 40
     assert re.search(rf"trained {m.group(1)} steps in", out)
 
 
@@ -294,3 +315,12 @@ def test_a_file_that_is_not_text_says_so(tmp_path, capsys, never_trains):
     utf16 = tmp_path / "utf16.txt"
     utf16.write_bytes(verse(2000).encode("utf-16"))
     refused(TINY + ["--corpus", str(utf16)], capsys, "it looks like UTF-16", "iconv -f UTF-16 -t UTF-8")
+
+
+def test_when_the_untrained_model_is_the_best_it_says_so(tmp_path, capsys):
+    # after "a" the training part always has "b", the validation part always "a": training can only make it worse
+    args = TINY + ["--corpus", text_file(tmp_path, "ab" * 900 + "a" * 200), "--max-iters", "40"]
+    code, out, err = cmd(args, capsys)
+    assert code == 0, err
+    assert "the validation loss was lowest before training (step 0)" in out
+    assert "sample (from the last weights, which over-fit: the best ones are the untrained model's)" in out
