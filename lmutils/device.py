@@ -30,7 +30,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
         return torch.device("cpu")
     kind = str(prefer).split(":")[0]
     if kind not in DEVICES:
-        raise ValueError(f"unknown device {prefer!r}: use one of {', '.join(DEVICES)} (or leave it out to choose automatically)")
+        raise ValueError(f"unknown device {prefer!r}: use one of {', '.join(DEVICES)} "
+                         "(or leave it out to choose automatically)")
     if kind == "cuda" and not torch.cuda.is_available():
         hint = " On Colab: Runtime > Change runtime type > GPU." if in_colab() else ""
         raise RuntimeError(f"CUDA was asked for ({prefer!r}) but this machine has no CUDA GPU that PyTorch can use. "
@@ -53,7 +54,7 @@ def seed_everything(seed: int = 0) -> None:
 class Capabilities:
     """What one device computes well, and so how the course trains on it (capabilities(device))."""
     name: str                           # "Tesla T4, compute capability 7.5"
-    sizes: str                          # the column of lmutils.sizes it runs: "gpu" or "cpu"
+    sizes: str                          # the column of lmutils.course.sizes it runs: "gpu" or "cpu"
     autocast_dtype: torch.dtype | None  # mixed precision for training; None: plain float32
     grad_scaler: bool                   # fp16 gradients underflow without one (notebook 08)
     bf16: bool                          # bfloat16 in hardware, so dtype="bfloat16" may be asked for
@@ -69,7 +70,7 @@ class Capabilities:
 
 
 def size_column(device) -> str:
-    """The column of lmutils.sizes a device runs: "gpu" on CUDA; "cpu" on a CPU and on Apple MPS (the CPU sizes'
+    """The column of lmutils.course.sizes a device runs: "gpu" on CUDA; "cpu" on a CPU and on Apple MPS (the CPU sizes'
     small models gain little from MPS, and the full sizes would take many minutes there)."""
     return "gpu" if torch.device(device).type == "cuda" else "cpu"
 

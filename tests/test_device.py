@@ -6,6 +6,7 @@ import torch
 from fake_devices import FAKES, faked
 from lmutils.device import (autocast_dtype, capabilities, describe, in_colab, pick_device, resolve_compile,
                             resolve_dtype, seed_everything, size_column, synchronize)
+from lmutils.progress import Printer
 
 
 def test_pick_device_cpu_and_override(monkeypatch):
@@ -143,7 +144,7 @@ def test_compile_asked_for_where_it_cannot_work_trains_without_it(monkeypatch, c
                                             "not on Windows, where the course leaves it off")
     monkeypatch.setattr(torch, "compile", lambda *a, **k: pytest.fail("compiled where it cannot work"))
     history = fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=2, eval_interval=2, compile=True), device="cpu",
-                  progress=False)
+                  report=Printer())
     assert history.steps[-1] == 2
     assert "note: torch.compile is off on this device (CPU)" in capsys.readouterr().out
 

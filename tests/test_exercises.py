@@ -26,6 +26,7 @@ from lmutils.data import windows
 from lmutils.generate import next_token_probs
 from lmutils.models import GPT, Block, GPTConfig, RNNConfig, RNNLM, num_params
 from lmutils.ngram import perplexity
+from lmutils.progress import Reporter
 from lmutils.train import TrainConfig, fit, lr_at, make_optimizer, mfu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,12 +221,13 @@ CHEATS = [
     ("nb02", "linear_backward", _autograd_linear, "backward"),
     ("nb03", "perplexity_from_probs", lambda p: perplexity(-p.log().mean().item()), "perplexity"),
     ("nb03", "make_windows", lambda ids, T: windows(ids, T), "windows"),
-    ("nb04", "rnn_step", lambda x, h, W, b: rec.rnn_forward(x[:, None], h, W[:, h.shape[1]:], W[:, :h.shape[1]], b)[:, 0],
+    ("nb04", "rnn_step",
+     lambda x, h, W, b: rec.rnn_forward(x[:, None], h, W[:, h.shape[1]:], W[:, :h.shape[1]], b)[:, 0],
      "rnn_forward"),
     ("nb04", "grad_to_previous", _rnn_backward, "rnn_backward"),
     ("nb04", "rnn_lm_params", lambda V, E, H: num_params(RNNLM(RNNConfig(V, n_embd=E, n_hidden=H))), "RNNLM"),
     ("nb04", "clip", _clip_by_torch, "clip_grad_norm_"),
-    ("nb04", "fit_accum", lambda model, ids, cfg: fit(model, ids, ids, cfg, progress=False, quiet=True).train_loss,
+    ("nb04", "fit_accum", lambda model, ids, cfg: fit(model, ids, ids, cfg, report=Reporter()).train_loss,
      "fit"),
     ("nb05", "lstm_step", _lstm_by_library, "lstm_forward"),
     ("nb05", "forget_gate", lambda lstm: [rec.lstm_params_from_torch(lstm)[k] for k in ("W_xf", "W_hf", "b_f")],

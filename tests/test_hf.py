@@ -8,7 +8,7 @@ import torch
 pytest.importorskip("transformers")
 
 from lmutils.generate import generate  # noqa: E402
-from lmutils.hf import from_gpt2, load_gpt2, save_atomic, load_state, to_gpt2  # noqa: E402
+from lmutils.hf import from_gpt2, load_gpt2, to_gpt2  # noqa: E402
 from lmutils.models import GPT, GPTConfig  # noqa: E402
 
 
@@ -57,8 +57,3 @@ def test_no_name_gives_the_stand_in_at_once_without_a_network_check(monkeypatch,
     with pytest.raises(OSError, match="name=None asks for the stand-in"):
         load_gpt2(None)
 
-
-def test_atomic_checkpoint(tmp_path):
-    path = tmp_path / "ck.pt"
-    save_atomic({"step": 3, "w": torch.ones(2)}, path)
-    assert load_state(path)["step"] == 3 and not (tmp_path / "ck.pt.tmp").exists()

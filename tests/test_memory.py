@@ -10,9 +10,9 @@ import torch
 from lmutils.attention import scaled_dot_product_attention as naive_attention
 from lmutils.memory import saved_activations, training_memory
 from lmutils.models import GPT, LSTMLM, RNNLM, GPTConfig, LSTMConfig, RNNConfig, num_params
+from lmutils.course.sizes import SIZES, sizes
 from lmutils.presets import get_preset
-from lmutils.sizes import SIZES
-from lmutils.train import split_settings
+from lmutils.run import split_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GiB = 2**30
@@ -29,8 +29,10 @@ def lstm_like(rnn: dict, vocab: int) -> dict:
     return dict(rnn, n_hidden=width)
 
 
-def gpu(nb):
-    return SIZES[nb]["gpu"]
+def gpu(nb, key):
+    """A run of notebook nb's GPU sizes: (model settings, batch size, block size)."""
+    run = sizes(nb, torch.device("cuda"))[key]
+    return run.model, run.train.batch_size, run.train.block_size
 
 
 def t4_preset():
@@ -38,26 +40,28 @@ def t4_preset():
     return model, cfg.batch_size, cfg.block_size
 
 
+def model(cls, config, vocab, settings):
+    return lambda: cls(config(VOCAB[vocab], **settings))
+
+
+def run(nb, what, key, cls=GPT, config=GPTConfig, vocab="shakespeare", settings=None):
+    settings_, batch, block = gpu(nb, key)
+    return nb, what, model(cls, config, vocab, settings or settings_), vocab, batch, block
+
+
 # what each notebook trains at its GPU sizes: (notebook, what, make the model, vocabulary, batch, block)
 RUNS = [
-    ("04", "RNN", lambda: RNNLM(RNNConfig(VOCAB["shakespeare"], **gpu("04")["rnn"])), "shakespeare",
-     gpu("04")["train"]["batch_size"], gpu("04")["train"]["block_size"]),
-    ("05", "RNN", lambda: RNNLM(RNNConfig(VOCAB["shakespeare"], **gpu("05")["rnn"])), "shakespeare",
-     gpu("05")["train"]["batch_size"], gpu("05")["train"]["block_size"]),
-    ("05", "LSTM", lambda: LSTMLM(LSTMConfig(VOCAB["shakespeare"], **lstm_like(gpu("05")["rnn"], 65))), "shakespeare",
-     gpu("05")["train"]["batch_size"], gpu("05")["train"]["block_size"]),
-    ("07", "GPT", lambda: GPT(GPTConfig(VOCAB["shakespeare"], **gpu("07")["gpt"])), "shakespeare",
-     gpu("07")["train"]["batch_size"], gpu("07")["train"]["block_size"]),
-    ("08", "GPT (shakespeare-char-t4)", lambda: GPT(GPTConfig(VOCAB["shakespeare"], **t4_preset()[0])),
-     "shakespeare", *t4_preset()[1:]),
-    ("09", "GPT, pre-training", lambda: GPT(GPTConfig(VOCAB["shakespeare"], **gpu("09")["gpt"])), "shakespeare",
-     gpu("09")["train"]["batch_size"], gpu("09")["train"]["block_size"]),
-    ("10", "GPT, BPE tokens", lambda: GPT(GPTConfig(VOCAB["bpe"], **gpu("10")["gpt"])), "bpe",
-     gpu("10")["train"]["batch_size"], gpu("10")["train"]["block_size"]),
-    ("10", "GPT, Tang poems", lambda: GPT(GPTConfig(VOCAB["tang"], **gpu("10")["tang_gpt"])), "tang",
-     gpu("10")["tang_train"]["batch_size"], gpu("10")["tang_train"]["block_size"]),
-    ("10", "GPT-2 (124M), fine-tuning", None, "gpt2",
-     gpu("10")["finetune"]["batch_size"], gpu("10")["finetune"]["block_size"]),
+    run("04", "RNN", "rnn", RNNLM, RNNConfig),
+    run("05", "RNN", "rnn", RNNLM, RNNConfig),
+    run("05", "LSTM", "rnn", LSTMLM, LSTMConfig, settings=lstm_like(gpu("05", "rnn")[0], 65)),
+    run("07", "GPT", "gpt"),
+    ("08", "GPT (shakespeare-char-t4)", model(GPT, GPTConfig, "shakespeare", t4_preset()[0]), "shakespeare",
+     *t4_preset()[1:]),
+    run("09", "GPT, pre-training", "pretrain"),
+    run("10", "GPT, BPE tokens", "gpt", vocab="bpe"),
+    run("10", "GPT, Tang poems", "tang", vocab="tang"),
+    ("10", "GPT-2 (124M), fine-tuning", None, "gpt2", SIZES["10"]["gpu"]["finetune"]["batch_size"],
+     SIZES["10"]["gpu"]["finetune"]["block_size"]),
 ]
 
 

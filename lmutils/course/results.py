@@ -7,8 +7,9 @@ prints such a number through record(), which shows it beside the course's refere
     record("val_loss/rnn", rnn_loss)
     # val_loss/rnn = 1.8415 (reference 1.8415 ± 0.0300 on CPU)
 
-The references live in notebooks/results/<notebook>.json (inside the package in a wheel: lmutils.files) as {"metric": {"value": v, "tol": t}}, tol absolute,
-measured across CPUs by `python -m lmutils.course spread`. What happens depends on $LMUTILS_RESULTS:
+The references live in notebooks/results/<notebook>.json (inside the package in a wheel: lmutils.files) as
+{"metric": {"value": v, "tol": t}}, tol absolute, measured across CPUs by `python -m lmutils.course spread`.
+What happens depends on $LMUTILS_RESULTS:
   unset    (a student)         show the value and the reference; say so when it is outside the tolerance
   check    (the test suite)    raise when a value is outside its tolerance or has no reference
   record   (`make notebooks`)  write the value as the new reference, keeping the tolerance
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoint import atomic_file
 from ..device import size_column
 from ..files import REPO, course_dir
 
@@ -67,9 +69,8 @@ def load(number: str) -> dict:
 
 
 def save(number: str, results: dict) -> None:
-    path = results_path(number)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+    with atomic_file(results_path(number)) as f:
+        f.write((json.dumps(dict(sorted(results.items())), indent=1) + "\n").encode())
 
 
 COUNTING = ("unigram", "bigram", "trigram", "5-gram")  # notebook 03's counting models: nothing trained

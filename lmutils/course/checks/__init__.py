@@ -209,4 +209,5 @@ def close(got, expected, tol: float = 1e-4) -> bool:
     exp_t = torch.as_tensor(to_cpu(expected), dtype=torch.float64)
     if got_t.shape != exp_t.shape:
         return False
-    return bool(torch.allclose(got_t, exp_t, rtol=tol, atol=tol, equal_nan=False)) and not math.isnan(got_t.sum().item())
+    same = torch.allclose(got_t, exp_t, rtol=tol, atol=tol, equal_nan=False)
+    return bool(same) and not math.isnan(got_t.sum().item())

@@ -79,7 +79,8 @@ def value_sin(fn):
         if not isinstance(out, Value):
             return hint(f"return a Value (use v._make(data, op, [(v, local derivative)])), got {type(out).__name__}.")
         if not math.isclose(out.data, math.sin(start), abs_tol=1e-9):
-            return hint(f"the forward value is wrong: sin({start}) = {math.sin(start):.4f}, you computed {out.data:.4f}.")
+            return hint(f"the forward value is wrong: sin({start}) = {math.sin(start):.4f}, "
+                        f"you computed {out.data:.4f}.")
         L = out * a            # a used twice: checks that gradients flow and accumulate
         L.backward()
         expected = math.cos(start) * start + math.sin(start)

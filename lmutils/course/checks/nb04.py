@@ -4,6 +4,7 @@ import torch
 
 from . import attempt, checker, close, correct, forbid, hint, seeded
 from ...models import RNNConfig, RNNLM, num_params
+from ...progress import Reporter
 from ...train import TrainConfig, fit
 
 
@@ -51,7 +52,8 @@ def rnn_step(fn):
     if close(got, torch.tanh(a)):
         return correct("one matrix on the concatenation [h, x] is the two matrices W_hh and W_xh side by side.")
     if close(got, a):
-        return hint("the pre-activation is right; the new state goes through a nonlinearity (which one does nn.RNN use?).")
+        return hint("the pre-activation is right; the new state goes through a nonlinearity "
+                    "(which one does nn.RNN use?).")
     if close(got, torch.sigmoid(a)):
         return hint("nn.RNN's nonlinearity maps to (-1, 1), not (0, 1).")
     if close(got, torch.tanh(a - b_h)):
@@ -110,7 +112,8 @@ def rnn_lm_params(fn):
         if got == want:
             continue
         if got == want - H:
-            return hint(f"for {(V, E, H)} you are {H} short: PyTorch's RNN keeps two bias vectors, both of size n_hidden.")
+            return hint(f"for {(V, E, H)} you are {H} short: PyTorch's RNN keeps two bias vectors, "
+                        "both of size n_hidden.")
         if got == want - V:
             return hint(f"for {(V, E, H)} you are {V} short: the output layer has a bias too.")
         if got == want - V * E:
@@ -146,7 +149,8 @@ def clip(fn):
         if all(close(a, b * scale) for a, b in zip(got, grads)):
             continue
         if all(close(a, b * min(1.0, max_norm / b.norm().item())) for a, b in zip(got, grads)):
-            return hint("each tensor was clipped on its own: clip_grad_norm_ uses one norm over all gradients together.")
+            return hint("each tensor was clipped on its own: clip_grad_norm_ uses one norm over all gradients "
+                        "together.")
         if max_norm > total and all(close(a, b * max_norm / total) for a, b in zip(got, grads)):
             return hint("when the norm is already below max_norm the gradients must stay as they are.")
         return hint("not the expected values: which norm does clip_grad_norm_ compute, and when does it rescale?",
@@ -164,7 +168,7 @@ def _tiny_run(fn, grad_accum):
     for _ in range(2):
         with seeded(0):
             models.append(RNNLM(RNNConfig(12, n_embd=8, n_hidden=16)))
-    reference = fit(models[0], ids, ids[:200], cfg, device="cpu", progress=False, quiet=True).train_loss
+    reference = fit(models[0], ids, ids[:200], cfg, device="cpu", report=Reporter()).train_loss
     with forbid(fn, "lmutils.train.fit", "lmutils.train.train_step"):
         got, err = attempt(fn, models[1], ids, cfg)
     return reference, models[0], got, models[1], err

@@ -36,7 +36,8 @@ def _step(x_t, h, C, W, b, order="fico", hx=True, h_tanh=True, c_act=torch.tanh)
     """One LSTM step with the stacked W (4n, n + n_in); order: which gate each block of rows feeds."""
     z = (torch.cat([h, x_t], 1) if hx else torch.cat([x_t, h], 1)) @ W.T + b
     gates = dict(zip(order, z.chunk(4, dim=1)))
-    f, i, C_tilde, o = torch.sigmoid(gates["f"]), torch.sigmoid(gates["i"]), c_act(gates["c"]), torch.sigmoid(gates["o"])
+    f, i, o = (torch.sigmoid(gates[k]) for k in "fio")
+    C_tilde = c_act(gates["c"])
     C = f * C + i * C_tilde
     return o * (torch.tanh(C) if h_tanh else C), C
 

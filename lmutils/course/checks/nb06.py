@@ -19,9 +19,10 @@ def _tensor(result, name):
 def attention(fn):
     """my_attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V."""
     g = torch.Generator().manual_seed(6)
-    Q, K, V = torch.randn(2, 3, 5, 8, generator=g), torch.randn(2, 3, 7, 8, generator=g), torch.randn(2, 3, 7, 4, generator=g)
-    with forbid(fn, "torch.nn.functional.scaled_dot_product_attention", "lmutils.attention.scaled_dot_product_attention",
-                "torch.nn.functional.multi_head_attention_forward"):
+    Q, K = torch.randn(2, 3, 5, 8, generator=g), torch.randn(2, 3, 7, 8, generator=g)
+    V = torch.randn(2, 3, 7, 4, generator=g)
+    with forbid(fn, "torch.nn.functional.scaled_dot_product_attention",
+                "lmutils.attention.scaled_dot_product_attention", "torch.nn.functional.multi_head_attention_forward"):
         got, err = attempt(fn, Q.clone(), K.clone(), V.clone())
     if err is not None:
         return err
@@ -102,7 +103,8 @@ def causal_mask(fn):
             return hint("it should work for any T, including T = 1.")
         return correct()
     if torch.equal(got, ~want):
-        return hint("that is the opposite convention (True = blocked, as nn.MultiheadAttention reads it); ours is True = may attend.")
+        return hint("that is the opposite convention (True = blocked, as nn.MultiheadAttention reads it); "
+                    "ours is True = may attend.")
     if torch.equal(got, want.T):
         return hint("upper triangle: query i (row) may look at keys j ≤ i (columns), not j ≥ i.")
     if torch.equal(got, torch.ones(5, 5, dtype=torch.bool).tril(-1)):

@@ -34,8 +34,8 @@ def gpt_params(fn):
             return hint("GPTConfig(bias=False) has no biases: count only weight matrices, embeddings and norm gains.")
         return hint(f"for vocab_size={V}, block_size={T}, n_layer={L}, n_embd={C} you count {got:,}; not right. "
                     "List the model's parts (print a small GPT) and count each.",
-                    f"for vocab_size={V}, block_size={T}, n_layer={L}, n_embd={C} you count {got:,}; not right. A block "
-                    "holds 4·n_embd² weights in attention, 8·n_embd² in the MLP, and two layer norms.",
+                    f"for vocab_size={V}, block_size={T}, n_layer={L}, n_embd={C} you count {got:,}; not right. "
+                    "A block holds 4·n_embd² weights in attention, 8·n_embd² in the MLP, and two layer norms.",
                     "V·C + T·C (embeddings) + n_layer·(12·C² + 2·C) (blocks) + C (final norm); the head is tied.")
     return correct("for a GPT, attention + MLP weights are 12·n_layer·n_embd²: the number people quote.")
 

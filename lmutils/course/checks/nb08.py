@@ -97,7 +97,8 @@ def accumulate(fn):
     for k in (4, 2):
         model.zero_grad(set_to_none=True)
         rows = []  # the batch size of every forward call
-        hook = model.register_forward_pre_hook(lambda module, args: rows.append(len(args[0])) if args else None)
+        hook = model.register_forward_pre_hook(lambda module, args, rows=rows: rows.append(len(args[0])) if args
+                                               else None)
         try:
             got, err = call(fn, model, x.clone(), y.clone(), k)
         finally:
