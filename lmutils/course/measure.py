@@ -8,9 +8,10 @@
     python -m lmutils.course.measure pooling       # 09: the classifier with mean or last pooling, three splits
     python -m lmutils.course.measure NAME --tiny --out /tmp/x.json   # a few steps each: checks that it runs
 
-Each writes data/measured/NAME.json with the command, the machine and the date. Every model trains exactly as
-its notebook trains it (the notebook's sizes and recipe, seed 0 reproduces the notebook's own run), on the CPU;
-losses do not depend on how busy the machine is, seconds do (they are kept, but say so).
+Each writes data/measured/NAME.json with the command, the machine and the date, after each seed where seeds are
+independent (--merge adds seeds to a file). Every model trains as its notebook trains it (the notebook's sizes and
+recipe; seed 0 is the notebook's run, on one CPU thread instead of the notebooks' two, so its last digits differ
+within the notebook's ±). Losses do not depend on how busy the machine is; seconds do (they are kept, not quoted).
 """
 
 import argparse
@@ -147,7 +148,7 @@ def models(seeds, tiny, say):
                 baselines=baselines(V, train_ids, val_ids), runs=runs)
 
 
-LR_GRID = {"RNN": [1e-3, 2e-3, 3e-3, 5e-3, 7e-3], "LSTM": [5e-3, 7e-3, 1e-2, 1.5e-2, 2e-2]}
+LR_GRID = {"RNN": [2e-3, 3e-3, 5e-3, 7e-3], "LSTM": [7e-3, 1e-2, 1.5e-2, 2e-2]}
 
 
 def lr_grid(seeds, tiny, say):
@@ -367,14 +368,22 @@ def pooling(seeds, tiny, say):
                                  batch_size=cls["batch_size"], seed=split, lr=cls["lr"][variant],
                                  head_lr=cls["head_lr"].get(variant))
                 accuracy = (predict(clf, x_te, m_te) == y_te).float().mean().item()
-                runs.append(dict(split=split, variant=variant, pool=pool, accuracy=accuracy))
+                runs.append(dict(seed=split, variant=variant, pool=pool, accuracy=accuracy))
                 say(f"split {split} {variant:6} {pool:4}: {accuracy:.4f}")
     return dict(about="notebook 09's real-or-shuffled classifier, 200 steps of 32 lines, 800 test lines per split "
-                      "(split: the seed of real_or_shuffled and of the batches)", runs=runs)
+                      "(seed: the split, the seed of real_or_shuffled and of the batches)", runs=runs)
 
 
 MEASUREMENTS = {"models": models, "lr-grid": lr_grid, "transformer": transformer, "optimisers": optimisers,
                 "overfit": overfit, "pooling": pooling}
+PER_SEED = ("models", "lr-grid", "optimisers", "pooling")  # their seeds are independent: written one by one
+
+
+def write(result: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(tmp, out)
 
 
 def main(argv=None) -> int:
@@ -382,22 +391,33 @@ def main(argv=None) -> int:
     parser.add_argument("name", choices=sorted(MEASUREMENTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tiny", action="store_true", help="a few steps per run: checks that it runs")
+    parser.add_argument("--merge", action="store_true", help="keep the runs of other seeds already in the file")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: the measurements of "
+                        "data/measured/ were made so, two at most at a time on a shared two-core machine)")
     parser.add_argument("--out", type=Path, default=None, help="default: data/measured/NAME.json")
     args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    result = MEASUREMENTS[args.name](args.seeds, args.tiny, lambda s: print(s, flush=True))
-    command = f"python -m lmutils.course.measure {args.name}" + (" --tiny" if args.tiny else "") + \
-        ("" if args.seeds == [0, 1, 2] else " --seeds " + " ".join(map(str, args.seeds)))
-    result = dict(command=command, date=time.strftime("%Y-%m-%d"),
-                  machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-                          f"torch {torch.__version__}",
-                  minutes=round((time.perf_counter() - t0) / 60, 1), **result)
+    torch.set_num_threads(args.threads)
     out = args.out or measured_path(args.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    result = json.loads(out.read_text()) if args.merge and out.exists() else None
+    t0 = time.perf_counter()
+    for seeds in [[s] for s in args.seeds] if args.name in PER_SEED else [args.seeds]:
+        part = MEASUREMENTS[args.name](seeds, args.tiny, say)
+        if result is None:
+            result = part
+        else:  # the new seeds' runs replace those of the same seeds
+            result["runs"] = [r for r in result["runs"] if r.get("seed") not in seeds] + part["runs"]
+        seen = sorted({r["seed"] for r in result["runs"] if "seed" in r})
+        flags = (" --tiny" if args.tiny else "") + ("" if args.threads == 1 else f" --threads {args.threads}")
+        result.update(command=f"python -m lmutils.course.measure {args.name}{flags}" +
+                      ("" if seen in ([0, 1, 2], []) else " --seeds " + " ".join(map(str, seen))),
+                      date=time.strftime("%Y-%m-%d"),
+                      machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), "
+                              f"torch {torch.__version__}",
+                      minutes=round(result.get("minutes", 0) + (time.perf_counter() - t0) / 60, 1))
+        t0 = time.perf_counter()
+        write(result, out)
+        say(f"wrote {out} ({len(result['runs'])} runs)")
     return 0
 
 
