@@ -141,11 +141,22 @@ def models(seeds, tiny, say):
             say(f"{name:4} seed {seed}: {run['params']:,} parameters, {run['steps']} steps in {run['seconds']:.0f} s, "
                 f"whole-split val {run['val_loss']:.4f}")
             runs.append(run)
-    return dict(about="each notebook's model trained as the notebook trains it (seed 0 is the notebook's run); "
+    result = dict(about="each notebook's model trained as the notebook trains it (seed 0 is the notebook's run); "
                       "val_loss: the notebook's measure on the whole validation split; loss_by_position[t - 1]: "
                       "mean loss at position t of non-overlapping validation windows of 128 characters, each read "
                       "from a fresh state (t characters of context)",
-                baselines=baselines(V, train_ids, val_ids), runs=runs)
+                  baselines=baselines(V, train_ids, val_ids), runs=runs)
+    if 0 in seeds:
+        result["pretrained"] = pretrained_by_position(val_ids)
+    return result
+
+
+def pretrained_by_position(val_ids) -> dict:
+    """Notebook 09's pre-trained GPT (3 × 160, 9,000 steps): what a GPT trained longer does with its context."""
+    body = pretrained_body()
+    return dict(about="notebook 09's pre-trained GPT: 3 layers, 160 wide, context 128, 9,000 steps of 16 × 128 "
+                      "(data/pretrained/gpt-shakespeare-3x160.txt)", params=num_params(body), steps=9000,
+                val_loss=evaluate(body, val_ids, 128), loss_by_position=loss_by_position(body, val_ids, 128))
 
 
 LR_GRID = {"RNN": [2e-3, 3e-3, 5e-3, 7e-3], "LSTM": [7e-3, 1e-2, 1.5e-2, 2e-2]}
@@ -287,7 +298,8 @@ class Curve:
 
 
 def curve_run(model, texts: dict, cfg: TrainConfig, tiny: bool) -> dict:
-    """Train with fit, scoring each of `texts` (name: ids; "val" among them) at every evaluation."""
+    """Train with fit, scoring each of `texts` (name: ids; "val" among them) at every evaluation, in windows of
+    the length it trains on (a model trained from scratch on windows of 64 has never seen a later position)."""
     if tiny:
         cfg = replace(cfg, max_iters=4, eval_interval=2, eval_iters=2)
     curve = Curve(model, texts, cfg.block_size)
@@ -306,6 +318,7 @@ def overfit(seeds, tiny, say):
     size = sizes("09", CPU)
     tok, train_ids, ft_train, ft_val, general_val = prospero()
     body = pretrained_body()
+    window = size["finetune"]["block_size"]  # every score in windows of the length fine-tuning trains on
     runs = []
     scratch_cfg = TrainConfig(**{**size["scratch"], "max_iters": 1500, "eval_iters": 4})
     for name, dropout, cfg, every in [("from scratch", 0.0, scratch_cfg, 25),
@@ -328,9 +341,9 @@ def overfit(seeds, tiny, say):
         say(f"fine-tuning at lr {lr:g}: Prospero {rates[-1]['val']:.4f}, others {rates[-1]['general']:.4f}")
     return dict(about="notebook 09's models on Prospero (train: 11,014 characters, val: 1,919); curve: the whole "
                       "training text, his validation text and the other speakers' 10,000 characters (general), "
-                      "scored every few steps; rates: 40 fine-tuning steps at each learning rate",
-                pretrained=dict(val=evaluate(body, ft_val, body.config.block_size),
-                                general=evaluate(body, general_val, body.config.block_size)),
+                      "scored every few steps in windows of 64 (the length fine-tuning trains on, as in the notebook); "
+                      "rates: 40 fine-tuning steps at each learning rate",
+                pretrained=dict(val=evaluate(body, ft_val, window), general=evaluate(body, general_val, window)),
                 runs=runs, rates=rates)
 
 
@@ -396,7 +409,15 @@ def main(argv=None) -> int:
                         "data/measured/ were made so, two at most at a time on a shared two-core machine)")
     parser.add_argument("--out", type=Path, default=None, help="default: data/measured/NAME.json")
     args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
+    try:
+        return measure(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure(args) -> int:
     out = args.out or measured_path(args.name)
     say = lambda text: print(text, flush=True)  # noqa: E731
     result = json.loads(out.read_text()) if args.merge and out.exists() else None
@@ -407,6 +428,7 @@ def main(argv=None) -> int:
             result = part
         else:  # the new seeds' runs replace those of the same seeds
             result["runs"] = [r for r in result["runs"] if r.get("seed") not in seeds] + part["runs"]
+            result.update({k: v for k, v in part.items() if k not in result})
         seen = sorted({r["seed"] for r in result["runs"] if "seed" in r})
         flags = (" --tiny" if args.tiny else "") + ("" if args.threads == 1 else f" --threads {args.threads}")
         result.update(command=f"python -m lmutils.course.measure {args.name}{flags}" +
