@@ -135,6 +135,34 @@ def test_every_results_file_is_well_formed():
             assert entry["tol"] >= 0, (path.name, name)
 
 
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_reference_printed_in_a_notebook_matches_its_results_file(path):
+    nb = nbformat.read(path, as_version=4)
+    assert results.stale_references(nb, path.name[:2]) == []
+
+
+def test_a_stale_printed_reference_is_found():
+    path = ROOT / "notebooks" / "02_gradient_descent_and_backprop.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert results.stale_references(nb, "02") == []
+    output = next(o for c in nb.cells for o in c.get("outputs", []) if results.PRINTED.search(o.get("text", "")))
+    m = results.PRINTED.search(output.text)
+    ref = results.load("02")[m["name"]]
+    printed = f"(reference {m['value']} ± {m['tol']} on CPU)"
+    for stale in (f"(reference {m['value']} ± {ref['tol'] / 100:.2g} on CPU)",            # an old tolerance
+                  f"(reference {ref['value'] + 0.01:.4f} ± {m['tol']} on CPU)"):          # an old value
+        output.text = output.text.replace(printed, stale)
+        problems = results.stale_references(nb, "02")
+        assert len(problems) == 1 and m["name"] in problems[0] and "re-execute" in problems[0], problems
+        output.text = output.text.replace(stale, printed)
+    assert results.stale_references(nb, "02") == []
+    gone = {k: v for k, v in results.load("02").items() if k != m["name"]}
+    assert "lacks" in results.stale_references(nb, "02", recorded=gone)[0]
+
+
 def _lesson(tmp_path, value: float, exact: str, picture: bool = False) -> Path:
     """A one-cell notebook with committed outputs: a recorded value, an exact line (and a picture)."""
     nb = nbformat.v4.new_notebook()

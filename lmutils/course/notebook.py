@@ -76,7 +76,9 @@ def check_notebook(nb, path: Path) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if any(o.output_type == "error" for o in cell.get("outputs", [])):
             problems.append(f"cell {i} has an error in its saved output")
-    return problems
+    from .results import stale_references
+
+    return problems + stale_references(nb, number)
 
 
 def execute(path: Path, timeout: int = 900, save: bool = True, env: dict | None = None) -> float:

@@ -24,6 +24,7 @@ not checked against it.
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -116,6 +117,29 @@ def record(name: str, value, fmt: str = ".4f", params: int | None = None, second
         raise ResultOutsideTolerance(f"{name} = {value!r} is outside its reference {ref['value']!r} ± {ref['tol']!r} "
                                      f"({results_path(_notebook).name})")
     return value
+
+
+PRINTED = re.compile(r"(?P<name>\S+) = \S+ \(reference (?P<value>-?[\d.]+) ± (?P<tol>[\d.e+-]+) on CPU")
+
+
+def stale_references(nb, number: str, recorded: dict | None = None) -> list[str]:
+    """Every "(reference X ± t on CPU)" that record() printed into a notebook's saved outputs and that no longer
+    matches the notebook's results file (a value or tolerance changed since, or the metric is gone): the saved
+    outputs are then stale, and re-executing the notebook (`python -m lmutils.course execute`) renews them."""
+    recorded = load(number) if recorded is None else recorded
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            for m in PRINTED.finditer("".join(text)):
+                ref = recorded.get(m["name"])
+                decimals = len(m["value"].partition(".")[2])
+                if ref is None:
+                    problems.append(f"cell {i} prints a reference for {m['name']}, which the results file lacks")
+                elif (m["value"], m["tol"]) != (f"{ref['value']:.{decimals}f}", f"{ref['tol']:.2g}"):
+                    problems.append(f"cell {i} prints {m['name']}'s reference as {m['value']} ± {m['tol']}, the "
+                                    f"results file has {ref['value']:.{decimals}f} ± {ref['tol']:.2g}: re-execute it")
+    return problems
 
 
 def compare(ours, theirs, label: str, atol: float = 1e-5, rtol: float = 1e-5) -> None:
