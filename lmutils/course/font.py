@@ -33,7 +33,8 @@ def characters(repo: Path) -> str:
     texts = [(repo / "data" / "tang_poems.txt").read_text(encoding="utf-8"), CJK_PUNCTUATION,
              "".join(chr(c) for c in range(0x20, 0x7F))]
     texts += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parent / "locale").glob("*.json"))]
-    texts += [p.read_text(encoding="utf-8") for p in sorted((repo / "notebooks" / "zh" / "translations").glob("*.json"))]
+    translations = repo / "notebooks" / "zh" / "translations"
+    texts += [p.read_text(encoding="utf-8") for p in sorted(translations.glob("*.json"))]
     return "".join(sorted({ch for text in texts for ch in text if ch.isprintable() or ch == "\u3000"}))
 
 

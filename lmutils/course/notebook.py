@@ -20,7 +20,8 @@ MAX_CODE_LINES = 30  # a code cell must fit on a slide
 
 REQUIRED_SECTIONS = ("What can go wrong", "Exercises", "Summary")
 # the same headings in the Chinese notebooks (notebooks/zh/), in the words of their translations
-ZH_SECTIONS = {"Learning goals": "学习目标", "What can go wrong": "可能出错的地方", "Exercises": "练习", "Summary": "小结"}
+ZH_SECTIONS = {"Learning goals": "学习目标", "What can go wrong": "可能出错的地方", "Exercises": "练习",
+               "Summary": "小结"}
 
 
 def slide_type(cell) -> str:

@@ -96,7 +96,8 @@ def slider(value, lo, hi, step=None, description=None, log=False, **kwargs):
     """A float or int slider with sensible defaults; log=True gives a log-scale slider (base 10)."""
     style = {"description_width": "initial"}
     layout = widgets.Layout(width="320px")
-    common = dict(description=translate(description or ""), continuous_update=False, style=style, layout=layout, **kwargs)
+    common = dict(description=translate(description or ""), continuous_update=False, style=style, layout=layout,
+                  **kwargs)
     if log:
         import math
         return widgets.FloatLogSlider(value=value, base=10, min=math.log10(lo), max=math.log10(hi),

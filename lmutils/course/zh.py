@@ -38,7 +38,8 @@ def en_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def english_path(nn: str, notebooks: Path = NOTEBOOKS) -> Path:
+def english_path(nn: str, notebooks: Path | None = None) -> Path:
+    notebooks = notebooks or NOTEBOOKS
     found = sorted(notebooks.glob(f"{nn}_*.ipynb"))
     if not found:
         raise ValueError(f"no English notebook {notebooks}/{nn}_*.ipynb")
@@ -50,8 +51,9 @@ def numbers() -> list[str]:
     return sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def load_translation(nn: str, translations: Path = TRANSLATIONS) -> dict:
+def load_translation(nn: str, translations: Path | None = None) -> dict:
     """notebooks/zh/translations/NN.json, or an empty translation when there is none yet."""
+    translations = translations or TRANSLATIONS
     path = translations / f"{nn}.json"
     if not path.exists():
         return {"notebook": None, "cells": {}}
@@ -71,8 +73,9 @@ def parts(text: str) -> dict:
             "numbers": Counter(NUMBER.findall(t)), "prose": t}
 
 
-def glossary(path: Path = GLOSSARY) -> list[tuple[list[str], str]]:
+def glossary(path: Path | None = None) -> list[tuple[list[str], str]]:
     """The glossary's rows: ([English forms], Chinese term)."""
+    path = path or GLOSSARY
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|\s*$", line)
@@ -112,7 +115,7 @@ def source(cell: dict) -> str:
     return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
 
 
-def status(nn: str, notebooks: Path = NOTEBOOKS, translations: Path = TRANSLATIONS) -> dict:
+def status(nn: str, notebooks: Path | None = None, translations: Path | None = None) -> dict:
     """The markdown cells of notebook NN by state: {"current": [ids], "missing": [ids], "stale": [ids]}."""
     nb = json.loads(english_path(nn, notebooks).read_text(encoding="utf-8"))
     cells = load_translation(nn, translations)["cells"]
@@ -124,8 +127,8 @@ def status(nn: str, notebooks: Path = NOTEBOOKS, translations: Path = TRANSLATIO
     return state
 
 
-def problems(nn: str, notebooks: Path = NOTEBOOKS, translations: Path = TRANSLATIONS,
-             glossary_path: Path = GLOSSARY) -> list[str]:
+def problems(nn: str, notebooks: Path | None = None, translations: Path | None = None,
+             glossary_path: Path | None = None) -> list[str]:
     """Every problem of notebook NN's translation (an empty list when it is complete, current and keeps the
     English cells' code, LaTeX, numbers and the glossary's terms): what /work/tools/zh_check.py checks."""
     path = english_path(nn, notebooks)
@@ -153,11 +156,12 @@ class NotTranslated(ValueError):
     """A notebook whose translation lacks cells or has stale ones: its Chinese notebook is not built."""
 
 
-def build(nn: str, notebooks: Path = NOTEBOOKS, translations: Path = TRANSLATIONS, write: bool = True):
+def build(nn: str, notebooks: Path | None = None, translations: Path | None = None, write: bool = True):
     """The Chinese notebook NN (an nbformat node), written to notebooks/zh/<the English name> when `write`.
     Raises NotTranslated, naming the missing and stale cells, when a cell has no current translation."""
     import nbformat
 
+    notebooks, translations = notebooks or NOTEBOOKS, translations or TRANSLATIONS
     path = english_path(nn, notebooks)
     state = status(nn, notebooks, translations)
     if state["missing"] or state["stale"]:
