@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# `make lab LANG=zh`: with JupyterLab's Chinese menus (then Settings > Language > 中文) and the Chinese notebooks.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
+	$(if $(filter zh zh_CN%,$(LANG)),$(BIN)/python -m pip install --quiet jupyterlab-language-pack-zh-CN)
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(if $(filter zh zh_CN%,$(LANG)),notebooks/zh/,notebooks/)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -27,7 +29,7 @@ notebooks: $(STAMP)
 	$(BIN)/python -m lmutils.course execute notebooks/[0-9]*.ipynb
 
 slides: $(STAMP)
-	$(BIN)/python -m lmutils.course.slides notebooks/[0-9]*.ipynb --out build/slides
+	$(BIN)/python -m lmutils.course.slides notebooks/[0-9]*.ipynb $(wildcard notebooks/zh/[0-9]*.ipynb) --out build/slides
 
 # On a GPU machine: the preset, with and without torch.compile, and notebooks 04-09 timed, in under 10 minutes;
 # gpu/ figures into notebooks/results/08_training_on_a_gpu.json, the README's table into build/gpu-report.md.

@@ -206,7 +206,9 @@ def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_p
             "lmutils/shipped/data/pretrained/gpt-shakespeare-3x160.ckpt",
             "lmutils/shipped/data/measured/lstm-vs-gpt-cpu.json",
             "lmutils/shipped/results/05_lstm.json", "lmutils/shipped/solutions/nb05.py",
-            "lmutils/course/slides_assets/reveal/reveal.js", "lmutils/course/slides_assets/katex/LICENSE"} <= set(names)
+            "lmutils/course/slides_assets/reveal/reveal.js", "lmutils/course/slides_assets/katex/LICENSE",
+            "lmutils/course/locale/zh.json", "lmutils/course/fonts/NotoSansCJKsc-course.ttf",
+            "lmutils/course/fonts/OFL.txt"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "notebooks/", "data/", ".venv/"))]
 
     site, elsewhere = tmp_path / "site-packages", tmp_path / "colab"

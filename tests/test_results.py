@@ -118,11 +118,12 @@ def test_check_sample_catches_foreign_characters_and_a_wrong_length(monkeypatch)
         results.check_sample("s", "abba", "ab", length=5)
 
 
-def test_the_readme_shows_the_scoreboard_of_the_results_files():
-    readme = (ROOT / "README.md").read_text()
+@pytest.mark.parametrize("name", ["README.md", "README.zh.md"])
+def test_the_readme_shows_the_scoreboard_of_the_results_files(name):
+    readme = (ROOT / name).read_text(encoding="utf-8")
     shown = readme.split("<!-- scoreboard -->\n")[1].split("<!-- /scoreboard -->")[0].strip()
     assert shown == results.scoreboard_markdown(), \
-        "README's scoreboard is stale: paste the output of `python -m lmutils.course scoreboard` between its markers"
+        f"{name}'s scoreboard is stale: paste the output of `python -m lmutils.course scoreboard` between its markers"
     assert all(row[3] is not None for row in results.scoreboard("09") if row[1] not in results.COUNTING), \
         "a trained model's val_loss is recorded without params= and seconds="
 

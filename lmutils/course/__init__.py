@@ -29,21 +29,27 @@ if importlib.util.find_spec("lmutils") is None:
 
 
 def colab_url(notebook: str | Path) -> str:
-    return f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/{BRANCH}/notebooks/{Path(notebook).name}"
+    """The notebook's Colab address: notebooks/<name>, or notebooks/zh/<name> for a Chinese notebook."""
+    path = Path(notebook)
+    where = "notebooks/zh" if path.parent.name == "zh" else "notebooks"
+    return f"https://colab.research.google.com/github/{REPO_URL.removeprefix('https://github.com/')}/blob/{BRANCH}/{where}/{path.name}"
 
 
 def badge(notebook: str | Path) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
 
 
-def start(notebook: str | None = None, seed: int = 0, device=None):
+def start(notebook: str | None = None, seed: int = 0, device=None, lang: str = "en"):
     """Seed everything, set the course's plot style, enable widgets on Colab, pick the device and say which.
     `notebook` ("04") is the notebook's number, for its recorded results (lmutils.course.results).
-    Returns the torch.device."""
+    `lang`: the language of the course's messages (checkers, record(), widgets): "en", or "zh" (the Chinese
+    notebooks, notebooks/zh/). Returns the torch.device."""
     from ..device import describe, in_colab, pick_device, seed_everything
+    from .i18n import _, set_language
     from .plot import use_course_style
     from .results import set_notebook
 
+    set_language(lang)
     seed_everything(seed)
     use_course_style()
     if in_colab():
@@ -51,5 +57,5 @@ def start(notebook: str | None = None, seed: int = 0, device=None):
         output.enable_custom_widget_manager()
     device = pick_device(device)
     set_notebook(notebook, device)
-    print(f"device: {describe(device)}")
+    print(_("device: {device}", device=describe(device)))
     return device

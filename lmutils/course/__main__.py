@@ -13,6 +13,13 @@ COMMANDS = {
     "spread": "run the notebooks under several numeric paths (vector code, MKL, threads) and set each recorded "
               "result's tolerance to three times the largest difference seen",
     "scoreboard": "print the README's scoreboard from the recorded results",
+    "translate-status": "per notebook, the markdown cells of its Chinese translation (notebooks/zh/translations/"
+                        "NN.json) that are current, missing and stale (the English changed); exit 1 if any is "
+                        "missing or stale",
+    "translate-build": "build notebooks/zh/NN_*.ipynb from the English notebooks and their translations (all of "
+                       "them, or the numbers given); a notebook with missing or stale cells is not written",
+    "make-font": "remake the figures' CJK font lmutils/course/fonts/NotoSansCJKsc-course.ttf, a subset of Noto Sans "
+                 "CJK SC (for authors: needs fontTools and Debian's fonts-noto-cjk, or the path of its .ttc)",
 }
 
 
@@ -21,7 +28,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
-        if name != "scoreboard":
+        if name == "make-font":
+            cmd.add_argument("source", nargs="?", type=Path, help="a Noto Sans CJK .ttc or .otf (default: Debian's)")
+        elif name.startswith("translate-"):
+            cmd.add_argument("numbers", nargs="*", metavar="NN", help="notebook numbers (01 …); default: all")
+        elif name != "scoreboard":
             cmd.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK",
                              help="notebooks/NN_*.ipynb files (several at once, e.g. notebooks/0*.ipynb)")
     return p
@@ -50,6 +61,18 @@ def main(argv=None) -> int:
 
         print(scoreboard_markdown())
         return 0
+    if args.command == "make-font":
+        from .font import FONT, SOURCE, make_font
+
+        try:
+            glyphs, size = make_font(args.source or SOURCE)
+        except (ValueError, ImportError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"{FONT}: {glyphs} glyphs, {size / 1e6:.2f} MB")
+        return 0
+    if args.command.startswith("translate-"):
+        return translate(args.command, args.numbers)
     import nbformat
 
     from .notebook import check_notebook, execute, fix, spread
@@ -77,6 +100,29 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+
+
+def translate(command: str, nns: list[str]) -> int:
+    from . import zh
+
+    unknown = [nn for nn in nns if nn not in zh.numbers()]
+    if unknown:
+        print(f"error: no English notebook numbered {', '.join(unknown)} (they are {', '.join(zh.numbers())})",
+              file=sys.stderr)
+        return 1
+    if command == "translate-status":
+        table, ok = zh.status_table(nns)
+        print(table)
+        return 0 if ok else 1
+    status = 0
+    for nn in nns or zh.numbers():
+        try:
+            nb = zh.build(nn)
+            print(f"notebooks/zh/{zh.english_path(nn).name}: {len(nb.cells)} cells")
+        except ValueError as err:
+            print(f"not built: {err}", file=sys.stderr)
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ MAX_CODE_LINES = 30  # a code cell must fit on a slide
 # --- conventions --------------------------------------------------------------------------------
 
 REQUIRED_SECTIONS = ("What can go wrong", "Exercises", "Summary")
+# the same headings in the Chinese notebooks (notebooks/zh/), in the words of their translations
+ZH_SECTIONS = {"Learning goals": "学习目标", "What can go wrong": "可能出错的地方", "Exercises": "练习",
+               "Summary": "小结"}
 
 
 def slide_type(cell) -> str:
@@ -55,13 +58,15 @@ def check_notebook(nb, path: Path) -> list[str]:
         problems.append(f"first cell must be the markdown title '# {number} · …'")
     if badge(path) not in header.source:
         problems.append("header lacks the Colab badge (run `python -m lmutils.course fix`)")
-    if "Learning goals" not in header.source:
-        problems.append("header lacks 'Learning goals'")
+    zh = path.parent.name == "zh"
+    name = (lambda section: ZH_SECTIONS[section]) if zh else (lambda section: section)
+    if name("Learning goals") not in header.source:
+        problems.append(f"header lacks '{name('Learning goals')}'")
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not code or code[0].source != SETUP_CELL:
         problems.append("the first code cell must be lmutils.course.SETUP_CELL, exactly")
     headings = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for section in REQUIRED_SECTIONS:
+    for section in map(name, REQUIRED_SECTIONS):
         if not re.search(rf"^#+ .*{section}", headings, re.M | re.I):
             problems.append(f"no '{section}' section")
     for i, cell in enumerate(nb.cells):

@@ -10,8 +10,16 @@ COLORS = {"train": "#1f77b4", "val": "#d62728", "baseline": "#7f7f7f"}
 
 
 def use_course_style() -> None:
-    """Large, clean defaults that stay readable on a projector."""
+    """Large, clean defaults that stay readable on a projector; Chinese characters (the Tang poems) drawn from
+    the course's CJK font, the fallback after DejaVu Sans (lmutils.course.font)."""
+    from .font import register
+
+    cjk = register()
+    sans = [f for f in plt.rcParams["font.sans-serif"] if f != cjk]
+    at = sans.index("DejaVu Sans") + 1 if "DejaVu Sans" in sans else 0
     plt.rcParams.update({
+        "font.family": ["sans-serif", cjk],  # matplotlib falls back along font.family only, not within sans-serif
+        "font.sans-serif": [*sans[:at], cjk, *sans[at:]],
         "figure.figsize": (8, 4.5),
         "figure.dpi": 100,
         "font.size": 13,

@@ -32,6 +32,7 @@ import torch
 from ..checkpoint import atomic_file
 from ..device import size_column
 from ..files import REPO, course_dir
+from .i18n import _
 
 DEFAULT_TOL = 1e-6  # until `spread` measures one: a new metric must be measured before it can pass elsewhere
 
@@ -89,14 +90,19 @@ def record(name: str, value, fmt: str = ".4f", params: int | None = None, second
     if _notebook is None:
         raise RuntimeError("record() needs the notebook's number: start the notebook with start(\"NN\")")
     if size_column(_device) != "cpu":
-        print(f"{name} = {value:{fmt}} (trained at GPU sizes: the course's CPU reference does not apply)")
+        print(_("{name} = {value:{fmt}} (trained at GPU sizes: the course's CPU reference does not apply)",
+                name=name, value=value, fmt=fmt))
         return value
     results = load(_notebook)
     if _device != "cpu":  # Apple MPS: the CPU sizes with a GPU's arithmetic, shown beside the reference, not checked
         ref = results.get(name)
-        against = f"reference {ref['value']:{fmt}} ± {ref['tol']:.2g} on CPU; " if ref else ""
-        print(f"{name} = {value:{fmt}} ({against}the CPU sizes ran on {_device}, "
-              "whose sums differ a little from a CPU's)")
+        if ref:
+            print(_("{name} = {value:{fmt}} (reference {ref:{fmt}} ± {tol:.2g} on CPU; the CPU sizes ran on "
+                    "{device}, whose sums differ a little from a CPU's)",
+                    name=name, value=value, fmt=fmt, ref=ref["value"], tol=ref["tol"], device=_device))
+        else:
+            print(_("{name} = {value:{fmt}} (the CPU sizes ran on {device}, whose sums differ a little from a CPU's)",
+                    name=name, value=value, fmt=fmt, device=_device))
         return value
     if mode == "record":
         results[name] = {"value": value, "tol": results.get(name, {}).get("tol", DEFAULT_TOL)}
@@ -111,8 +117,12 @@ def record(name: str, value, fmt: str = ".4f", params: int | None = None, second
         print(f"{name} = {value:{fmt}}")
         return value
     inside = math.isfinite(value) and abs(value - ref["value"]) <= ref["tol"]
-    print(f"{name} = {value:{fmt}} (reference {ref['value']:{fmt}} ± {ref['tol']:.2g} on CPU"
-          + ("" if inside else ": outside the range seen across CPUs") + ")")
+    if inside:
+        print(_("{name} = {value:{fmt}} (reference {ref:{fmt}} ± {tol:.2g} on CPU)",
+                name=name, value=value, fmt=fmt, ref=ref["value"], tol=ref["tol"]))
+    else:
+        print(_("{name} = {value:{fmt}} (reference {ref:{fmt}} ± {tol:.2g} on CPU: outside the range seen across "
+                "CPUs)", name=name, value=value, fmt=fmt, ref=ref["value"], tol=ref["tol"]))
     if not inside and mode == "check":
         raise ResultOutsideTolerance(f"{name} = {value!r} is outside its reference {ref['value']!r} ± {ref['tol']!r} "
                                      f"({results_path(_notebook).name})")

@@ -1,12 +1,13 @@
 """Slide decks from the notebooks, for presenting offline.
 
-    python -m lmutils.course.slides notebooks/*.ipynb --out build/slides      (what `make slides` runs)
+    python -m lmutils.course.slides notebooks/*.ipynb notebooks/zh/*.ipynb --out build/slides   (`make slides`)
 
 Each `## ` heading starts a slide and `### ` a sub-slide (the cells' slideshow metadata, which
 `python -m lmutils.course fix` sets); the setup cell is skipped; outputs are shown as saved in the notebook.
 A deck is one self-contained HTML file: reveal.js, KaTeX (for the equations) with its fonts, the styles and
 the pictures are all inside it, so it opens from a laptop or a USB stick with no network. reveal.js and
-KaTeX (both MIT) are vendored in lmutils/course/slides_assets/ with their licences.
+KaTeX (both MIT) are vendored in lmutils/course/slides_assets/ with their licences. The Chinese notebooks'
+decks go to OUT/zh/, with their own index; the two index pages link each other (English | 中文).
 """
 
 import argparse
@@ -82,14 +83,29 @@ def make_exporter():
                           embed_images=True, exclude_input_prompt=True, exclude_output_prompt=True)
 
 
-def write_index(decks: list[tuple[str, Path]], out_dir: Path) -> Path:
-    """A plain page linking every deck."""
+INDEX = {  # the index page's words, per language
+    "en": ("Slides", "From a neuron to a GPU language model: slides",
+           "Arrow keys or space move on; <kbd>F</kbd> goes full screen, <kbd>Esc</kbd> shows every slide."),
+    "zh": ("幻灯片", "从神经元到 GPU 语言模型：幻灯片",
+           "方向键或空格键翻页；<kbd>F</kbd> 全屏，<kbd>Esc</kbd> 显示所有幻灯片。"),
+}
+
+
+def language_switch(lang: str) -> str:
+    """English | 中文, the current language in bold, the other a link to its index."""
+    if lang == "en":
+        return '<p class="lang"><b>English</b> | <a href="zh/index.html" lang="zh">中文</a></p>'
+    return '<p class="lang"><a href="../index.html" lang="en">English</a> | <b>中文</b></p>'
+
+
+def write_index(decks: list[tuple[str, Path]], out_dir: Path, lang: str = "en", switch: bool = False) -> Path:
+    """A plain page linking every deck; `switch`: with a link to the other language's index."""
     items = "\n".join(f'<li><a href="{d.name}">{html.escape(title)}</a></li>' for title, d in decks)
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Slides</title>\n'
+    title, heading, keys = INDEX[lang]
+    page = (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>\n'
             '<style>body{font:22px/1.5 system-ui,sans-serif;margin:3em auto;max-width:40em}a{color:#1f5fa8}</style>'
-            f"</head>\n<body><h1>From a neuron to a GPU language model: slides</h1>\n<ul>\n{items}\n</ul>\n"
-            "<p>Arrow keys or space move on; <kbd>F</kbd> goes full screen, <kbd>Esc</kbd> shows every slide.</p>"
-            "</body></html>\n")
+            f"</head>\n<body>{language_switch(lang) if switch else ''}<h1>{heading}</h1>\n<ul>\n{items}\n</ul>\n"
+            f"<p>{keys}</p></body></html>\n")
     (out_dir / "index.html").write_text(page, encoding="utf-8")
     return out_dir / "index.html"
 
@@ -103,14 +119,20 @@ def main(argv=None) -> int:
     if missing:
         print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    exporter, assets, decks = make_exporter(), read_assets(), []
-    for path in sorted(args.notebooks):
+    exporter, assets, decks = make_exporter(), read_assets(), {"en": [], "zh": []}
+    for path in sorted(args.notebooks):  # a Chinese notebook (notebooks/zh/) gets its deck in OUT/zh/
+        lang = "zh" if path.parent.name == "zh" else "en"
+        out_dir = args.out / "zh" if lang == "zh" else args.out
+        out_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        out, title = build_deck(path, args.out, exporter, assets)
-        decks.append((title, out))
+        out, title = build_deck(path, out_dir, exporter, assets)
+        decks[lang].append((title, out))
         print(f"{out}  ({out.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)")
-    print(f"{write_index(decks, args.out)}  (open it in a browser; no network needed)")
+    both = bool(decks["en"]) and bool(decks["zh"])
+    for lang in ("en", "zh"):
+        if decks[lang]:
+            index = write_index(decks[lang], args.out / "zh" if lang == "zh" else args.out, lang, switch=both)
+            print(f"{index}  (open it in a browser; no network needed)")
     return 0
 
 

@@ -16,6 +16,14 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
+from .i18n import N_, translate
+
+# The notebooks' slider labels, translated where a slider shows them (symbols alone, "w", "α", stay as they are)
+LABELS = (N_("added to b_f"), N_("bias b"), N_("causal mask"), N_("gate"), N_("learning rate η"), N_("merges"),
+          N_("order n"), N_("position weight λ"), N_("query word"), N_("sequence length T"),
+          N_("spectral radius ρ of W_hh"), N_("steps"), N_("temperature τ"), N_("top-k (0 = off)"), N_("top-p"),
+          N_("unit"), N_("weight w"))
+
 
 class FigureWidget(widgets.VBox):
     """Controls above a figure that redraws when any control changes.
@@ -29,6 +37,7 @@ class FigureWidget(widgets.VBox):
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="auto", max_width="100%"))
         self.caption = widgets.HTML()
         for c in controls.values():
+            c.description = translate(c.description)  # a label the notebook gave (LABELS: the translated ones)
             c.observe(self.redraw, names="value")
         super().__init__([widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
                           self.image, self.caption])
@@ -87,7 +96,8 @@ def slider(value, lo, hi, step=None, description=None, log=False, **kwargs):
     """A float or int slider with sensible defaults; log=True gives a log-scale slider (base 10)."""
     style = {"description_width": "initial"}
     layout = widgets.Layout(width="320px")
-    common = dict(description=description or "", continuous_update=False, style=style, layout=layout, **kwargs)
+    common = dict(description=translate(description or ""), continuous_update=False, style=style, layout=layout,
+                  **kwargs)
     if log:
         import math
         return widgets.FloatLogSlider(value=value, base=10, min=math.log10(lo), max=math.log10(hi),
