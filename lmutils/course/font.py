@@ -47,7 +47,7 @@ def make_font(source: Path = SOURCE, out: Path = FONT, repo: Path | None = None)
     from ..files import REPO
 
     if not source.exists():
-        raise ValueError(f"no font at {source}: install Debian's fonts-noto-cjk (apt-get install fonts-noto-cjk) "
+        raise ValueError(f"no font at {source}: install Debian's fonts-noto-cjk "
                          "or give the path of a Noto Sans CJK .ttc/.otf")
     if source.suffix.lower() == ".ttc":
         fonts = TTCollection(str(source)).fonts
