@@ -284,7 +284,7 @@ class NaiveBayes:
         table = torch.zeros(self.n_classes, self.V ** 3, dtype=torch.float64)  # float64: no ties from rounding
         table.index_put_((y[rows], keys), torch.ones(len(keys), dtype=table.dtype), accumulate=True)
         self.log_p = (table + self.alpha).log() - (table.sum(1, keepdim=True) + self.alpha * self.V ** 3).log()
-        self.log_prior = torch.bincount(y, minlength=self.n_classes).double().clamp(min=1).log()
+        self.log_prior = (torch.bincount(y, minlength=self.n_classes).double().clamp(min=1) / len(y)).log()
         return self
 
     def scores(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -151,6 +151,27 @@ SIZES = {
         "gpu": dict(attention=dict(B=32, h=6, T=1024, d=64), compile_demo=True, run=dict(),
                     reference={"nanoGPT's reference run (1.47)": 1.47}),
     },
+    # 12: SFT of the 3 × 160 body on data/instructions (lmutils.chat); "sft" made the shipped checkpoint (CPU) and is
+    # run in the notebook on a GPU; "demo": the short masked / unmasked / no-end-marker runs; "dpo": the preference
+    # step, beta its KL strength; "probe": validation prompts the end-marker check answers
+    "12": {
+        "cpu": dict(checkpoint="pretrained/gpt-shakespeare-3x160-sft.ckpt",
+                    sft=dict(max_iters=600, batch_size=32, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100,
+                             eval_interval=200, log_interval=10, dtype="float32"),
+                    demo=dict(max_iters=60, batch_size=16, learning_rate=1e-3, min_lr=1e-4, warmup_iters=10,
+                              eval_interval=20, log_interval=5, dtype="float32"),
+                    dpo=dict(max_iters=40, batch_size=16, learning_rate=1e-4, min_lr=1e-5, warmup_iters=5,
+                             log_interval=5, dtype="float32"),
+                    beta=0.1, probe=50, demo_val=300),
+        "gpu": dict(checkpoint=None,
+                    sft=dict(max_iters=600, batch_size=32, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100,
+                             eval_interval=100, log_interval=10, dtype="float32"),
+                    demo=dict(max_iters=200, batch_size=32, learning_rate=1e-3, min_lr=1e-4, warmup_iters=20,
+                              eval_interval=50, log_interval=10),
+                    dpo=dict(max_iters=200, batch_size=32, learning_rate=1e-4, min_lr=1e-5, warmup_iters=20,
+                             log_interval=10),
+                    beta=0.1, probe=163, demo_val=1058),
+    },
 }
 
 

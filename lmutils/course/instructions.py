@@ -6,7 +6,9 @@ pre-trained GPT (data/pretrained/gpt-shakespeare-3x160.ckpt) never read. Three t
 - speaker (question answering): "Who speaks this line?" and the line; the answer is the speaker, one of the four
   who say most in that text;
 - real_or_shuffled (a judgement, notebook 09's task): a line in lower case without punctuation, as it is or with
-  its words shuffled; the answer is "real" or "shuffled";
+  its words shuffled; the answer is "real" or "shuffled". Training has every line both ways (the same words once
+  real and once shuffled: only their order can tell the two apart); valid and test have each line once, half of
+  them shuffled;
 - continue (text generation): "Complete this line:" and the first half of a line's words; the answer is the whole
   line, its first half repeated and then the rest. What is scored is how well a model predicts the rest (nats per
   character), as a language model is scored: any continuation could be good, the real one is the reference.
@@ -22,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..data import data_dir, load_corpus, split
-from ..finetune import plain, real_or_shuffled, speeches
+from ..finetune import plain, shuffle_words, speeches
 
 SPLITS = {"train": 0.60, "valid": 0.15, "test": 0.25}
 SPEAKERS = 4          # the speaker task: the four who speak most lines
@@ -69,15 +71,19 @@ def build(text: str, seed: int = SEED) -> dict[str, list[dict]]:
             half = len(words) // 2
             out[s].append({"task": "continue", "prompt": f"Complete this line: {' '.join(words[:half])}",
                            "answer": " ".join(words), "source": at})
-    for s in SPLITS:  # each split's own lines, half of them with their words shuffled
+    rng = random.Random(seed)
+    for s in SPLITS:  # each split's own lines: in train each line twice, as written and shuffled; else one of the two
         mine = {}
         for _, line, at in lines:
             if where[plain(line)] == s and len(set(plain(line).split())) >= 4:
                 mine.setdefault(plain(line), at)
-        by_words = {tuple(sorted(p.split())): at for p, at in reversed(mine.items())}
-        for text_, label in real_or_shuffled(list(mine), seed=seed):
-            out[s].append({"task": "real_or_shuffled", "prompt": f"Real line or shuffled words?\n{text_}",
-                           "answer": "real" if label else "shuffled", "source": by_words[tuple(sorted(text_.split()))]})
+        pairs = [(p, shuffle_words(p, rng), at) for p, at in mine.items()]
+        if s == "train":
+            judged = [(p, "real", at) for p, _, at in pairs] + [(q, "shuffled", at) for _, q, at in pairs]
+        else:
+            judged = [(p, "real", at) if i % 2 == 0 else (q, "shuffled", at) for i, (p, q, at) in enumerate(pairs)]
+        out[s] += [{"task": "real_or_shuffled", "prompt": f"Real line or shuffled words?\n{text_}", "answer": answer,
+                    "source": at} for text_, answer, at in judged]
     for examples in out.values():
         random.Random(seed).shuffle(examples)
     return out
