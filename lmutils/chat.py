@@ -29,14 +29,15 @@ from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .data import ChatTokenizer, data_dir
 from .device import resolve_dtype
 from .generate import next_token_probs
-from .kvcache import forward_cached
+from .kvcache import KVCache
 from .models import GPT, GPTConfig
-from .train import TrainConfig, lr_at, make_optimizer, train_step
+from .progress import reporter
+from .speed import Meter
+from .train import History, TrainConfig, lr_at, make_optimizer, train_step
 
 USER, ASSISTANT, END = ChatTokenizer.MARKERS
 IGNORE = -100  # a target that carries no loss: F.cross_entropy's ignore_index
@@ -150,47 +151,44 @@ def answer_loss(model, examples, pad_id: int, batch_size: int = 128) -> float:
     return nll / count
 
 
-def sft(model, examples, cfg: TrainConfig, pad_id: int, val_examples=None, device=None, progress: bool = True,
-        plot=None, title: str = "SFT") -> dict:
+def sft(model, examples, cfg: TrainConfig, pad_id: int, val_examples=None, device=None, report=None) -> History:
     """Supervised fine-tuning on (inputs, targets) examples with the course's training pieces: lr_at's warm-up and
     cosine schedule, make_optimizer's AdamW and train_step (clipping, accumulation, mixed precision). Every
-    eval_interval steps (and at the end) the loss on val_examples. Returns {"steps", "train", "eval_steps", "val"}."""
-    device = device or next(model.parameters()).device
-    dtype = resolve_dtype(cfg.dtype, torch.device(device))
-    autocast = (lambda: torch.autocast(torch.device(device).type, dtype=dtype)) if dtype else nullcontext
-    optimizer = make_optimizer(model.to(device), cfg, torch.device(device))
-    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=dtype == torch.float16)
+    eval_interval steps (and at the end) the loss per scored target on val_examples and on as many training examples.
+    report: as fit's (lmutils.progress; None prints the evaluation lines). Returns the History (its tokens count the
+    padded batches)."""
+    device = torch.device(device or next(model.parameters()).device)
+    report = reporter(report)
+    dtype = resolve_dtype(cfg.dtype, device)
+    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else nullcontext
+    optimizer = make_optimizer(model.to(device), cfg, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     next_batch = sft_batches(examples, cfg.batch_size, pad_id, device, cfg.seed)
-    log = {"steps": [], "train": [], "eval_steps": [], "val": []}
-    bar = tqdm(range(cfg.max_iters), desc=title, unit="step", disable=not progress, file=sys.stdout, mininterval=1.0)
+    history = History()
+    mean_len = sum(len(x) for x, _ in examples) / len(examples)
+    meter = Meter(history, round(cfg.batch_size * cfg.grad_accum * mean_len))
+    train_sample = examples[:len(val_examples)] if val_examples else []
+    report.start(history, 0, cfg.max_iters)
     model.train()
-    losses = []
-    for step in bar:
-        if val_examples and step % cfg.eval_interval == 0:
-            _evaluate(model, val_examples, pad_id, step, log, plot)
-        losses.append(train_step(model, optimizer, scaler, lr_at(step, cfg), next_batch, cfg.grad_accum,
-                                 cfg.grad_clip, autocast))
-        if (step + 1) % cfg.log_interval == 0:
-            log["steps"].append(step + 1)
-            log["train"].append(torch.stack(losses).mean().item())
-            losses = []
-            bar.set_postfix(loss=f"{log['train'][-1]:.3f}")
-            if plot:
-                plot.update(step + 1, train=log["train"][-1])
-    if val_examples:
-        _evaluate(model, val_examples, pad_id, cfg.max_iters, log, plot)
-    if plot:
-        plot.close()
+    try:
+        for step in range(cfg.max_iters + 1):
+            if val_examples and (step % cfg.eval_interval == 0 or step == cfg.max_iters):
+                with meter.paused():
+                    tr, va = (answer_loss(model, e, pad_id) for e in (train_sample, val_examples))
+                    report.evaluated(step, tr, va, meter.evaluated(step, tr, va))
+                model.train()
+            if step == cfg.max_iters:
+                break
+            lr = lr_at(step, cfg)
+            meter.losses.append(train_step(model, optimizer, scaler, lr, next_batch, cfg.grad_accum, cfg.grad_clip,
+                                           autocast))
+            if (step + 1) % cfg.log_interval == 0 or step + 1 == cfg.max_iters:
+                report.logged(step + 1, *meter.log(step + 1, lr))
+        report.end(history, cfg.max_iters)
+    finally:
+        report.close()
     model.eval()
-    return log
-
-
-def _evaluate(model, val_examples, pad_id, step, log, plot):
-    log["eval_steps"].append(step)
-    log["val"].append(answer_loss(model, val_examples, pad_id))
-    if plot:
-        plot.update(step, val=log["val"][-1], force=True)
-    model.train()
+    return history
 
 
 # --- answering -------------------------------------------------------------------------------------------
@@ -225,8 +223,8 @@ def _complete_ids(model, ids, max_new_tokens, stop_id, generator, top_k, tempera
     idx = torch.tensor([[stop_id] * (longest - len(i)) + i for i in ids], device=device)
     was_training = model.training
     model.eval()
-    caches = [None] * len(model.blocks)
-    logits = forward_cached(model, idx, caches, 0, pad)[:, -1]
+    caches = [KVCache(pad) for _ in model.blocks]
+    logits = model(idx, caches)[:, -1]
     new, done = [], torch.zeros(len(ids), dtype=torch.bool, device=device)
     for step in range(min(max_new_tokens, room)):
         nxt = torch.multinomial(next_token_probs(logits, temperature, top_k, top_p), 1, generator=generator)
@@ -235,7 +233,7 @@ def _complete_ids(model, ids, max_new_tokens, stop_id, generator, top_k, tempera
         done |= nxt[:, 0] == stop_id
         if done.all() or step == min(max_new_tokens, room) - 1:
             break
-        logits = forward_cached(model, nxt, caches, longest + step, pad)[:, -1]
+        logits = model(nxt, caches)[:, -1]
     model.train(was_training)
     rows = torch.cat(new, 1).tolist() if new else [[] for _ in ids]
     return [r[:r.index(stop_id)] if stop_id in r else r for r in rows]
@@ -316,40 +314,46 @@ def dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta: float = 0.1
     return -F.logsigmoid(beta * margin).mean()
 
 
-def dpo(model, reference, pairs, cfg: TrainConfig, pad_id: int, beta: float = 0.1, progress: bool = True,
-        plot=None, title: str = "DPO") -> list[float]:
+def dpo(model, reference, pairs, cfg: TrainConfig, pad_id: int, beta: float = 0.1, report=None) -> History:
     """Train model on preference pairs [(chosen (x, y), rejected (x, y))] with the DPO loss, the reference frozen.
     AdamW, warm-up and cosine schedule and clipping as in SFT (make_optimizer, lr_at); train_step computes the
-    language-model loss, so the step is written out here. Returns the loss of every step."""
+    language-model loss, so the step is written out here. report: as fit's (None: a Printer). Returns the History,
+    its train_loss the DPO loss every log_interval steps."""
     device = next(model.parameters()).device
+    report = reporter(report)
     reference.eval()
     optimizer = make_optimizer(model, cfg, device)
     g = torch.Generator().manual_seed(cfg.seed)
+    history = History()
+    mean_len = sum(len(x) for pair in pairs for x, _ in pair) / len(pairs)
+    meter = Meter(history, round(cfg.batch_size * mean_len))
+    report.start(history, 0, cfg.max_iters)
     model.train()
-    losses = []
-    bar = tqdm(range(cfg.max_iters), desc=title, unit="step", disable=not progress, file=sys.stdout, mininterval=1.0)
-    for step in bar:
-        i = torch.randint(len(pairs), (cfg.batch_size,), generator=g).tolist()
-        x, y = (t.to(device) for t in pad_examples([pairs[j][0] for j in i] + [pairs[j][1] for j in i], pad_id))
-        with torch.no_grad():
-            ref = sequence_logprob(reference, x, y)
-        pi = sequence_logprob(model, x, y)
-        n = len(i)
-        loss = dpo_loss(pi[:n], pi[n:], ref[:n], ref[n:], beta)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        if plot and (step + 1) % cfg.log_interval == 0:
-            plot.update(step + 1, train=sum(losses[-cfg.log_interval:]) / cfg.log_interval)
-    if plot:
-        plot.close()
+    try:
+        for step in range(cfg.max_iters):
+            i = torch.randint(len(pairs), (cfg.batch_size,), generator=g).tolist()
+            x, y = (t.to(device) for t in pad_examples([pairs[j][0] for j in i] + [pairs[j][1] for j in i], pad_id))
+            with torch.no_grad():
+                ref = sequence_logprob(reference, x, y)
+            pi = sequence_logprob(model, x, y)
+            n = len(i)
+            loss = dpo_loss(pi[:n], pi[n:], ref[:n], ref[n:], beta)
+            lr = lr_at(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            meter.losses.append(loss.detach())
+            if (step + 1) % cfg.log_interval == 0 or step + 1 == cfg.max_iters:
+                report.logged(step + 1, *meter.log(step + 1, lr))
+        report.end(history, cfg.max_iters)
+    finally:
+        report.close()
     model.eval()
-    return losses
+    return history
 
 
 @torch.no_grad()

@@ -5,7 +5,8 @@ dataclass, so that checkpoints can rebuild it (see build_model) and refuse a mis
 """
 
 import math
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -65,12 +66,19 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = False
 
+    def __post_init__(self):
+        for f in fields(self):
+            if f.type is int and getattr(self, f.name) < 1:
+                raise ValueError(f"{f.name} must be at least 1, got {getattr(self, f.name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be at least 0 and below 1, got {self.dropout}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
-        if config.n_embd % config.n_head:
-            raise ValueError(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
         self.n_head = config.n_head
         self.dropout = config.dropout
         self.causal = True  # set False only to see what goes wrong without the mask (notebook 07)
@@ -78,11 +86,19 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_drop = nn.Dropout(config.dropout)
 
-    def forward(self, x):
+    def forward(self, x, cache=None):
+        """x (B, T, C) → (B, T, C). cache (generation, lmutils.kvcache): the keys and values of the positions before
+        x, which it extends with x's own; x's queries then attend to all of them."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal)
+        mask = None
+        if cache is not None:
+            k, v = cache.extend(k, v)
+            mask = cache.mask(T)  # left-padded rows (lmutils.chat): causal, and never at the padding
+        causal = self.causal and q.size(2) > 1 and mask is None  # one new token attends to every cached position
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
 
@@ -108,8 +124,8 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x, cache=None):
+        x = x + self.attn(self.ln1(x), cache)
         return x + self.mlp(self.ln2(x))
 
 
@@ -140,14 +156,21 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx):
+    def hidden(self, idx, caches=None):
+        """The last hidden states (B, T, n_embd), after the final layer norm: what the head turns into logits,
+        and what a classifier or another head reads (lmutils.finetune). caches: one per block, for generating
+        with a KV cache (lmutils.kvcache); idx then continues the cached positions."""
         B, T = idx.shape
-        check_context(T, self.block_size)
-        pos = torch.arange(T, device=idx.device)
+        start = len(caches[0]) if caches else 0
+        check_context(start + T, self.block_size)
+        pos = caches[0].positions(T, idx.device) if caches else torch.arange(T, device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.ln_f(x))
+        for i, block in enumerate(self.blocks):
+            x = block(x, caches[i] if caches else None)
+        return self.ln_f(x)
+
+    def forward(self, idx, caches=None):
+        return self.head(self.hidden(idx, caches))
 
     def flops_per_token(self, block_size: int | None = None) -> float:
         """Training FLOPs per token (forward + backward), as in the PaLM paper's appendix B: 6N + 12·L·T·C,
@@ -155,6 +178,17 @@ class GPT(nn.Module):
         c = self.config
         T = block_size or c.block_size
         return 6 * num_params(self, non_embedding=True) + 12 * c.n_layer * T * c.n_embd
+
+
+@contextmanager
+def evaluating(model: nn.Module):
+    """Run the block with model in eval mode (no dropout), then put it back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def check_context(T: int, block_size: int) -> None:

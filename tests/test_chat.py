@@ -13,8 +13,9 @@ from lmutils.chat import (IGNORE, Chat, accuracy, answer_loss, complete, continu
                           sequence_logprob, sft, sft_example)
 from lmutils.checkpoint import load_model, save_checkpoint
 from lmutils.data import CharTokenizer, ChatTokenizer, WordTokenizer, load_corpus
-from lmutils.kvcache import forward_cached
+from lmutils.kvcache import KVCache
 from lmutils.models import GPT, GPTConfig
+from lmutils.progress import Reporter
 from lmutils.train import TrainConfig
 
 TEXT = "To be, or not to be: that is the question.\nAy, sir.\nComplete this line:\n"
@@ -128,13 +129,13 @@ def _trained_chat_model(end=True, steps=150):
     examples = [sft_example(tok, q, a, end=end) for q, a in pairs]
     cfg = TrainConfig(max_iters=steps, batch_size=6, learning_rate=1e-2, warmup_iters=10, log_interval=10,
                       eval_interval=50, dtype="float32")
-    log = sft(model, examples, cfg, tok.end_id, val_examples=examples, progress=False)
+    log = sft(model, examples, cfg, tok.end_id, val_examples=examples, report=Reporter())
     return model, tok, pairs, log
 
 
 def test_sft_learns_the_answers_and_the_chat_stops_at_the_end_marker():
     model, tok, pairs, log = _trained_chat_model()
-    assert log["val"][-1] < 0.1 < log["val"][0] and log["eval_steps"] == [0, 50, 100, 150]
+    assert log.eval_val[-1] < 0.1 < log.eval_val[0] and log.eval_steps == [0, 50, 100, 150]
     assert complete(model, tok, [q for q, _ in pairs], max_new_tokens=20) == [a for _, a in pairs]
     chat = Chat(model, tok, max_new_tokens=20, top_k=1, memory=0)  # trained on single exchanges
     assert chat.reply("to be") == "Ay" and chat.stopped == [True]
@@ -176,7 +177,8 @@ def test_left_padded_batches_answer_as_one_prompt_at_a_time():
     ids = [tok.encode(render(p)) for p in prompts]
     T = max(map(len, ids))
     padded = torch.tensor([[0] * (T - len(i)) + i for i in ids])
-    logits = forward_cached(model, padded, [None] * len(model.blocks), 0, torch.tensor([T - len(i) for i in ids]))
+    pad = torch.tensor([T - len(i) for i in ids])
+    logits = model(padded, [KVCache(pad) for _ in model.blocks])
     for row, i in zip(logits, ids):
         assert torch.allclose(row[T - len(i):], model(torch.tensor([i]))[0], atol=1e-5)
 
@@ -217,8 +219,8 @@ def test_dpo_prefers_the_chosen_answers_and_stays_near_the_reference():
     x, y = pad_examples([c for c, _ in prefs] + [r for _, r in prefs], tok.end_id)
     with torch.no_grad():
         before = sequence_logprob(model, x, y)
-    cfg = TrainConfig(max_iters=30, batch_size=3, learning_rate=3e-3, warmup_iters=0, log_interval=10)
-    losses = dpo(model, reference, prefs, cfg, tok.end_id, beta=0.5, progress=False)
+    cfg = TrainConfig(max_iters=30, batch_size=3, learning_rate=3e-3, warmup_iters=0, log_interval=1)
+    losses = dpo(model, reference, prefs, cfg, tok.end_id, beta=0.5, report=Reporter()).train_loss
     with torch.no_grad():
         after = sequence_logprob(model, x, y)
     n = len(prefs)
@@ -295,19 +297,19 @@ def test_notebook_12s_checkers_refuse_the_librarys_own_answers():
 
 @pytest.mark.parametrize("kind", ["cpu", "gpu"])
 def test_notebook_12s_sizes_train_two_steps(kind):
-    from lmutils.sizes import SIZES
+    from lmutils.course.sizes import SIZES, run_of
 
     size = SIZES["12"][kind]
     tok = ChatTokenizer(BASE)
     model = grow_vocab(tiny(BASE.vocab_size), tok.vocab_size)
     examples = [sft_example(tok, "to be", "Ay"), sft_example(tok, "or not", "sir")]
     for key in ("sft", "demo"):
-        cfg = TrainConfig(**{**size[key], "max_iters": 2, "batch_size": 2, "eval_interval": 1, "dtype": "float32"})
-        log = sft(model, examples, cfg, tok.end_id, val_examples=examples, progress=False)
-        assert len(log["val"]) == 3 and all(math.isfinite(v) for v in log["val"])
-    cfg = TrainConfig(**{**size["dpo"], "max_iters": 2, "batch_size": 2})
+        cfg = run_of({**size[key], "max_iters": 2, "batch_size": 2, "eval_interval": 1, "dtype": "float32"}).train
+        log = sft(model, examples, cfg, tok.end_id, val_examples=examples, report=Reporter())
+        assert len(log.eval_val) == 3 and all(math.isfinite(v) for v in log.eval_val)
+    cfg = run_of({**size["dpo"], "max_iters": 2, "batch_size": 2, "log_interval": 1}).train
     losses = dpo(model, grow_vocab(model, tok.vocab_size), [(examples[0], examples[1])], cfg, tok.end_id,
-                 beta=size["beta"], progress=False)
+                 beta=size["beta"], report=Reporter()).train_loss
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     assert (size["checkpoint"] is None) == (kind == "gpu")
 

@@ -10,7 +10,7 @@ each task on the validation split, and exports the weights with the ChatTokenize
 
 import argparse
 import sys
-import time
+from dataclasses import replace
 
 from ..chat import (TASKS, Chat, accuracy, answer_loss, complete, continuation_example, grow_vocab, load_instructions,
                     render, sft, sft_example)
@@ -18,15 +18,20 @@ from ..checkpoint import load_model, save_checkpoint
 from ..data import ChatTokenizer, data_dir
 from ..device import pick_device, seed_everything
 from ..models import num_params
+from ..progress import Printer, ProgressBar
 from ..train import TrainConfig
+from .sizes import sizes
 
 PRETRAINED = "pretrained/gpt-shakespeare-3x160.ckpt"
 
 
 def sft_config(args) -> TrainConfig:
-    return TrainConfig(max_iters=args.steps, batch_size=args.batch_size, learning_rate=args.lr, min_lr=args.lr / 10,
-                       warmup_iters=args.warmup, eval_interval=args.eval_interval, log_interval=10, dtype="float32",
-                       seed=args.seed)
+    """The table's CPU recipe (lmutils.course.sizes, notebook 12's "sft"), with what the command line changes."""
+    cfg = sizes("12", "cpu")["sft"].train
+    return replace(cfg, **{k: v for k, v in dict(max_iters=args.steps, batch_size=args.batch_size,
+                                                 learning_rate=args.lr, warmup_iters=args.warmup,
+                                                 eval_interval=args.eval_interval, seed=args.seed).items()
+                           if v is not None})
 
 
 def make_sft_model(device, seed: int = 0, dropout: float | None = None):
@@ -64,12 +69,8 @@ def sft_main(args) -> int:
           f"{', no end marker' if args.no_end else ''}")
     print(f"  {cfg.max_iters} steps × {cfg.batch_size} examples, lr {cfg.learning_rate:g} (warm-up {cfg.warmup_iters}, "
           f"cosine to {cfg.min_lr:g}), dropout {model.config.dropout:g}, seed {cfg.seed}, device {device}")
-    t0 = time.perf_counter()
-    log = sft(model, examples, cfg, tok.end_id, val_examples=val_examples, progress=not args.no_progress)
-    seconds = time.perf_counter() - t0
-    for step, val in zip(log["eval_steps"], log["val"]):
-        print(f"step {step:5d} | validation loss per answer token {val:.4f}")
-    print(f"trained {cfg.max_iters} steps in {seconds:.1f} s")
+    report = Printer() if args.no_progress else ProgressBar("SFT")
+    sft(model, examples, cfg, tok.end_id, val_examples=val_examples, report=report)  # per answer token
     for task, value in scores(model, tok, valid).items():
         print(f"validation {task}: {value:.4f}")
     if args.export:
@@ -107,11 +108,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmutils.chat", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sft", help="fine-tune the pre-trained GPT on the instruction data and export it")
-    s.add_argument("--steps", type=int, default=2000)
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, default=1e-3)
-    s.add_argument("--warmup", type=int, default=100)
-    s.add_argument("--eval-interval", type=int, default=500)
+    s.add_argument("--steps", type=int, help="optimizer steps (default: lmutils.course.sizes, notebook 12's sft)")
+    s.add_argument("--batch-size", type=int, help="examples per step (default: the table's)")
+    s.add_argument("--lr", type=float, help="peak learning rate; min_lr stays the table's (default: the table's)")
+    s.add_argument("--warmup", type=int, help="warm-up steps (default: the table's)")
+    s.add_argument("--eval-interval", type=int, help="steps between validation losses (default: the table's)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--dropout", type=float, default=None, help="dropout while fine-tuning (default: the model's)")
     s.add_argument("--no-mask", action="store_true", help="train on every token, the prompt's too")
