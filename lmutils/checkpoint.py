@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from .data import CharTokenizer, WordTokenizer
+from .data import CharTokenizer, ChatTokenizer, WordTokenizer
 from .distributed import gather, world
 from .models import build_model, model_spec
 
 FORMAT = "lmutils-checkpoint-1"
-TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer}
+TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer, "chat": ChatTokenizer}
 
 
 class CheckpointError(RuntimeError):

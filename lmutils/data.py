@@ -266,6 +266,74 @@ class WordTokenizer(Tokenizer):
         return cls(itos[1:] if state["unk"] is not None else itos, unk=state["unk"])
 
 
+class ChatTokenizer:
+    """A tokenizer with a chat template's three markers added after its vocabulary, as new ids.
+
+    ChatTokenizer(CharTokenizer.from_text(text)) keeps every id of the base tokenizer and gives the markers the
+    next ids: user_id, assistant_id and end_id (65, 66 and 67 after tiny Shakespeare's 65 characters). In text a
+    marker is written as its name, "<|user|>", and encode() reads that back as its one id. No text can collide
+    with a marker: each name holds characters the base tokenizer cannot encode, so text without markers
+    encodes exactly as before, and decode(encode(text)) == text for any text of the base's characters and the
+    markers.
+    """
+
+    MARKERS = ("<|user|>", "<|assistant|>", "<|end|>")
+
+    def __init__(self, base, markers=MARKERS):
+        markers = tuple(markers)
+        if len(markers) != 3 or len(set(markers)) != 3 or not all(isinstance(m, str) and m for m in markers):
+            raise ValueError(f"give three different markers (user, assistant, end), got {markers!r}")
+        clash = [m for m in markers if _encodes(base, m)]
+        if clash:
+            raise ValueError(f"marker(s) {clash} could also be ordinary text of this tokenizer: use names with "
+                             "characters it does not know, such as '<|user|>'")
+        self.base, self.markers = base, markers
+        self.user_id, self.assistant_id, self.end_id = (base.vocab_size + i for i in range(3))
+        self._ids = dict(zip(markers, (self.user_id, self.assistant_id, self.end_id)))
+        self._split = re.compile("(" + "|".join(map(re.escape, markers)) + ")")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.base.vocab_size + len(self.markers)
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def __repr__(self) -> str:
+        return f"ChatTokenizer({self.base!r}, markers={self.markers})"
+
+    def encode(self, text: str) -> list[int]:
+        ids = []
+        for part in self._split.split(text):
+            ids.extend([self._ids[part]] if part in self._ids else self.base.encode(part))
+        return ids
+
+    def decode(self, ids) -> str:
+        ids = ids.tolist() if torch.is_tensor(ids) else list(ids)
+        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
+            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
+        n = self.base.vocab_size
+        return "".join(self.markers[i - n] if i >= n else self.base.decode([i]) for i in ids)
+
+    def state_dict(self) -> dict:
+        """Plain data (saved in checkpoints, loadable with weights_only=True)."""
+        return {"kind": "chat", "base": self.base.state_dict(), "markers": list(self.markers)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "ChatTokenizer":
+        base = {"char": CharTokenizer, "word": WordTokenizer}[state["base"].get("kind", "char")]
+        return cls(base.from_state_dict(state["base"]), state["markers"])
+
+
+def _encodes(tokenizer, text: str) -> bool:
+    """True if tokenizer reads text as ordinary tokens (none of them unknown)."""
+    try:
+        ids = tokenizer.encode(text)
+    except ValueError:
+        return False
+    return tokenizer.unk is None or tokenizer.stoi[tokenizer.unk] not in ids
+
+
 def split(data, val_fraction: float = 0.1):
     """First (1 - val_fraction) for training, the rest for validation: no shuffling, so no text leaks across."""
     if not 0 < val_fraction < 1:

@@ -243,3 +243,55 @@ def pad_batch(texts: list[str], tokenizer, length: int) -> tuple[torch.Tensor, t
         x[i, :len(ids)] = torch.tensor(ids)
         mask[i, :len(ids)] = 1
     return x, mask
+
+
+# --- a counting classifier: naive Bayes on character trigrams (notebook 09) ------------------------------
+
+class NaiveBayes:
+    """Naive Bayes on the character trigrams of padded lines (pad_batch's ids and mask), as notebook 09 builds it:
+    count each class's trigrams, then predict argmax_c log P(c) + Σ_g log P(g | c), add-alpha smoothed over all
+    V³ trigrams.
+
+        nb = NaiveBayes(tok.vocab_size, n_classes=4, alpha=0.3).fit(x, mask, y)
+        nb.predict(x_test, mask_test)
+    """
+
+    def __init__(self, vocab_size: int, n_classes: int, alpha: float = 1.0):
+        self.V, self.n_classes, self.alpha = vocab_size, n_classes, alpha
+
+    def keys(self, x: torch.Tensor, mask: torch.Tensor):
+        """(row, key) of every trigram of real characters: key = (a·V + b)·V + c."""
+        keys = (x[:, :-2] * self.V + x[:, 1:-1]) * self.V + x[:, 2:]
+        real = mask[:, 2:].bool()
+        return real.nonzero()[:, 0], keys[real]
+
+    def fit(self, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor) -> "NaiveBayes":
+        rows, keys = self.keys(x, mask)
+        table = torch.zeros(self.n_classes, self.V ** 3, dtype=torch.float64)  # float64: no ties from rounding
+        table.index_put_((y[rows], keys), torch.ones(len(keys), dtype=table.dtype), accumulate=True)
+        self.log_p = (table + self.alpha).log() - (table.sum(1, keepdim=True) + self.alpha * self.V ** 3).log()
+        self.log_prior = (torch.bincount(y, minlength=self.n_classes).double().clamp(min=1) / len(y)).log()
+        return self
+
+    def scores(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(N, n_classes): log P(c) + Σ_g log P(g | c) of each line."""
+        rows, keys = self.keys(x, mask)
+        return self.log_prior.repeat(len(x), 1).index_add_(0, rows, self.log_p[:, keys].T)
+
+    def predict(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.scores(x, mask).argmax(1)
+
+
+def choose_alpha(x, mask, y, n_classes: int, vocab_size: int, alphas=(1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 3.0),
+                 folds: int = 5) -> tuple[float, dict]:
+    """The alpha of NaiveBayes with the best accuracy in `folds`-fold cross-validation on the training lines
+    (never the test set): returns (alpha, {alpha: accuracy})."""
+    fold = torch.arange(len(y)) % folds
+    cv = {}
+    for alpha in alphas:
+        right = 0
+        for f in range(folds):
+            nb = NaiveBayes(vocab_size, n_classes, alpha).fit(x[fold != f], mask[fold != f], y[fold != f])
+            right += (nb.predict(x[fold == f], mask[fold == f]) == y[fold == f]).sum().item()
+        cv[alpha] = right / len(y)
+    return max(cv, key=cv.get), cv

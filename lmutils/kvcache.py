@@ -6,6 +6,9 @@ them, per layer, and run only the newest token: its query attends to the cached 
 own attention does the work (CausalSelfAttention.forward with a cache): nothing of it is written twice.
 
     out = generate_cached(model, idx, max_new_tokens=200, top_k=1)   # same tokens as generate(..., top_k=1)
+
+Prompts of different lengths go in one batch left-padded (KVCache(pad=...)): every row's prompt then ends in the
+same column, so that each step adds one column for all rows; the padding gets no position and no attention.
 """
 
 import torch
@@ -17,8 +20,25 @@ from .models import check_context, evaluating
 class KVCache:
     """One attention layer's keys and values of the positions seen so far, each (B, n_head, T_seen, head size)."""
 
-    def __init__(self):
+    def __init__(self, pad=None):
         self.k = self.v = None
+        self.pad = pad  # (B,): how many padding tokens each row begins with (left padding), or None
+
+    def positions(self, T: int, device) -> torch.Tensor:
+        """The positions of T new tokens: (T,) counting on from the cache, or (B, T) with each row's real tokens
+        at 0, 1, ... as if it were unpadded."""
+        cols = torch.arange(len(self), len(self) + T, device=device)
+        return cols if self.pad is None else (cols[None] - self.pad[:, None]).clamp(min=0)
+
+    def mask(self, T: int):
+        """After extend: (B, 1, T, T_seen), True where the T newest queries may look (causal, never at padding),
+        or None without padding (then plain causal attention does)."""
+        if self.pad is None:
+            return None
+        keys = torch.arange(len(self), device=self.pad.device)
+        cols = keys[-T:]
+        seen = (keys[None, None] <= cols[None, :, None]) & (keys[None, None] >= self.pad[:, None, None])
+        return (seen | (keys[None, None] == cols[None, :, None]))[:, None]  # padding looks at itself: no NaN
 
     def __len__(self) -> int:
         return 0 if self.k is None else self.k.size(2)

@@ -92,10 +92,12 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        mask = None
         if cache is not None:
             k, v = cache.extend(k, v)
-        causal = self.causal and q.size(2) > 1  # one new token attends to every cached position
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+            mask = cache.mask(T)  # left-padded rows (lmutils.chat): causal, and never at the padding
+        causal = self.causal and q.size(2) > 1 and mask is None  # one new token attends to every cached position
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
                                            is_causal=causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
@@ -161,7 +163,7 @@ class GPT(nn.Module):
         B, T = idx.shape
         start = len(caches[0]) if caches else 0
         check_context(start + T, self.block_size)
-        pos = torch.arange(start, start + T, device=idx.device)
+        pos = caches[0].positions(T, idx.device) if caches else torch.arange(T, device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
         for i, block in enumerate(self.blocks):
             x = block(x, caches[i] if caches else None)

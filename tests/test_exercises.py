@@ -33,6 +33,8 @@ from lmutils.data import windows
 from lmutils.engine import Value
 from lmutils.finetune import GPTClassifier, LoRALinear, add_lora, trainable_params
 from lmutils.generate import next_token_probs
+from lmutils.chat import dpo_loss as chat_dpo_loss
+from lmutils.chat import scored
 from lmutils.kvcache import KVCache
 from lmutils.mlp import backward as mlp_backward
 from lmutils.models import GPT, Block, GPTConfig, RNNConfig, RNNLM, num_params
@@ -45,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_FILES = sorted((ROOT / "notebooks" / "solutions").glob("nb[0-9][0-9].py"))
 EXPERIMENTS = {"nb01.new_points", "nb02.optimizer_race", "nb03.small_corpus", "nb04.learning_rate",
                "nb05.long_memory", "nb06.word_order", "nb07.context_length", "nb08.loss_scale",
-               "nb09.lora_finetune", "nb10.bpe_bigram"}
+               "nb09.lora_finetune", "nb10.bpe_bigram", "nb12.sft_learning_rate"}
 
 
 def load(path):
@@ -605,6 +607,15 @@ SHORTCUTS = [
     ("nb10", "cached_attention", _sdpa_cached, "F.sdpa", "refused"),
     ("nb10", "cached_attention", _kvcache_cached, "KVCache.extend", "refused"),
     ("nb10", "bpe_bigram", dict(merges=0, alpha=1.0), "characters", "rejected"),
+    # 12
+    ("nb12", "mask_prompt", lambda ids, n: scored(ids[:n], ids[n:]), "lmutils.chat.scored", "refused"),
+    ("nb12", "sequence_logprob", lambda logits, t: -F.cross_entropy(logits.transpose(1, 2), t, reduction="none")
+     .mean(-1), "a mean over every position", "rejected"),
+    ("nb12", "dpo_loss", lambda pc, pr, rc, rr, beta: chat_dpo_loss(pc, pr, rc, rr, beta), "lmutils.chat.dpo_loss",
+     "refused"),
+    ("nb12", "kl", lambda p, q: F.kl_div(q.log_softmax(-1), p.log_softmax(-1), log_target=True, reduction="none")
+     .sum(-1), "F.kl_div", "refused"),
+    ("nb12", "sft_learning_rate", dict(learning_rate=1e-3), "the recipe's rate, in 30 steps", "rejected"),
 ]
 
 

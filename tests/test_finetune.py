@@ -146,3 +146,30 @@ def test_head_lr_is_the_heads_own_learning_rate():
     assert clf.head.weight.abs().sum() > 0                                       # the head moved from zero
     frozen = GPTClassifier(freeze(small_gpt()), n_classes=2)                     # only the head trains: one group
     assert train_classifier(frozen, x, torch.ones(16, 8), y, steps=2, lr=1e-2, head_lr=1e-2, batch_size=8)
+
+
+def test_naive_bayes_counts_trigrams_as_written_out_by_hand():
+    import math
+    from collections import Counter
+
+    from lmutils.finetune import NaiveBayes, choose_alpha, pad_batch
+
+    tok = CharTokenizer.from_text("\nabc")
+    V = tok.vocab_size
+    lines = ["\nab\n", "\nabab\n", "\ncc\n", "\ncac\n"]
+    y = torch.tensor([0, 0, 1, 1])
+    x, m = pad_batch(lines, tok, 6)
+    nb = NaiveBayes(V, 2, alpha=0.5).fit(x, m, y)
+    counts = [Counter(), Counter()]
+    for line, c in zip(lines, y.tolist()):
+        counts[c].update(line[i:i + 3] for i in range(len(line) - 2))
+    test = "\nbab\n"
+    for c in range(2):
+        total = sum(counts[c].values())
+        by_hand = math.log(2 / 4) + sum(math.log((counts[c][test[i:i + 3]] + 0.5) / (total + 0.5 * V ** 3))
+                                        for i in range(len(test) - 2))
+        xt, mt = pad_batch([test], tok, 6)
+        assert nb.scores(xt, mt)[0, c].item() == pytest.approx(by_hand)
+    assert nb.predict(*pad_batch([test, "\ncca\n"], tok, 6)).tolist() == [0, 1]
+    alpha, cv = choose_alpha(x, m, y, 2, V, alphas=(0.1, 1.0), folds=2)
+    assert alpha in (0.1, 1.0) and set(cv) == {0.1, 1.0} and all(0 <= v <= 1 for v in cv.values())

@@ -49,3 +49,38 @@ def test_slider_kinds():
     assert isinstance(slider(0.5, 0.0, 1.0), widgets.FloatSlider)
     log = slider(0.01, 1e-4, 1.0, log=True)
     assert isinstance(log, widgets.FloatLogSlider) and log.min == -4 and log.max == 0
+
+
+class _Chat:  # what ChatWidget needs of lmutils.chat.Chat
+    def __init__(self):
+        self.temperature, self.top_k, self.max_new_tokens, self.memory = 0.8, None, 40, 0
+        self.turns, self.stopped, self._ids, self.seen = [], [], [], []
+
+    def reply(self, text):
+        if "!" in text:
+            raise ValueError("'!' is not in the vocabulary")
+        self.seen.append((self.temperature, self.top_k, self.max_new_tokens, self.memory))
+        self.turns.append((text, text.upper()))
+        self.stopped.append(len(text) < 5)
+        return text.upper()
+
+
+def test_chat_widget_sends_with_the_current_settings_and_shows_the_conversation(monkeypatch):
+    from lmutils.course.widgets import ChatWidget, chat_widget
+
+    shown = []
+    monkeypatch.setattr("lmutils.course.widgets.display", lambda obj, raw=False: shown.append(obj))
+    w = chat_widget(_Chat(), examples=["ay", "to be\nor not"], title="t")
+    (bundle,) = shown
+    assert bundle["text/plain"] == "<chat t: 2 turns>" and base64.b64decode(bundle["image/png"]).startswith(PNG)
+    assert "AY" in w.conversation.value and "no end marker" in w.conversation.value  # the second answer did not stop
+    w.temperature.value, w.top_k.value, w.memory.value = 1.5, 5, True
+    w.box.value = "sir"
+    w.send.click()
+    assert w.chat.seen[-1] == (1.5, 5, 40, None) and w.box.value == "" and "SIR" in w.conversation.value
+    w.box.value = "no!"
+    w.send.click()
+    assert "not in the vocabulary" in w.conversation.value and w.box.value == "no!"
+    w.clear.click()
+    assert w.chat.turns == [] and "no conversation yet" in w.conversation.value
+    assert isinstance(w, ChatWidget)

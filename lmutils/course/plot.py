@@ -439,3 +439,26 @@ def draw_data_parallel(ax, n: int = 3):
     ax.set(xlim=(xs[0] - 1.4, xs[-1] + 1.4), ylim=(-0.3, 3.9))
     ax.axis("off")
     return ax
+
+
+# --- notebook 12: which tokens carry loss --------------------------------------------------------------
+
+def draw_tokens(ax, pieces, scored, width: float = 34, title: str = ""):
+    """One box per token (a character, or a special token such as <|end|>, drawn wider), in rows of about `width`
+    characters: the tokens that carry loss (scored[i] True) in blue, the others in grey."""
+    from matplotlib.patches import FancyBboxPatch
+
+    x, y, h = 0.0, 0.0, 1.0
+    for piece, s in zip(pieces, scored):
+        w = 1.0 if len(piece) == 1 else 0.62 * len(piece)
+        if x + w > width:
+            x, y = 0.0, y - 1.35
+        face = "#cfe2f3" if s else "#eeeeee"
+        ax.add_patch(FancyBboxPatch((x + 0.06, y), w - 0.12, h, boxstyle="round,pad=0.02", fc=face,
+                                    ec=COLORS["train"] if s else "#bbbbbb", lw=1))
+        ax.text(x + w / 2, y + h / 2, show_char(piece) if len(piece) == 1 else piece, ha="center", va="center",
+                family="monospace", fontsize=11 if len(piece) == 1 else 9, color="black" if s else "#666666")
+        x += w
+    ax.set(xlim=(-0.2, width + 0.2), ylim=(y - 0.3, h + 0.3), title=title)
+    ax.set_aspect("equal")
+    ax.axis("off")

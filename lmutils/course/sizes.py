@@ -27,6 +27,7 @@ from ..run import Run, split_settings
 LEAK = dict(model="gpt", block_size=64, n_layer=2, n_head=4, n_embd=64, max_iters=300, batch_size=32,
             learning_rate=1e-2, warmup_iters=30, eval_interval=50, eval_iters=10)
 BODY_09 = dict(model="gpt", n_layer=3, n_head=4, n_embd=160, dropout=0.0, bias=False)  # the shipped body's shape
+BODY_12 = dict(BODY_09, block_size=128)  # 12 fine-tunes the shipped 09 body, context and all
 BODY_09_GPU = dict(model="gpt", n_layer=6, n_head=6, n_embd=384, dropout=0.2, bias=False)
 
 SIZES = {
@@ -102,6 +103,28 @@ SIZES = {
                     kv=dict(n_layer=6, n_head=6, n_embd=384, block_size=1024), kv_lengths=[64, 128, 256, 512, 1000],
                     tang=dict(model="gpt", block_size=128, n_layer=6, n_head=6, n_embd=384, max_iters=2000,
                               batch_size=32, learning_rate=1e-3, warmup_iters=100, eval_interval=250, eval_iters=20)),
+    },
+    # 12: SFT of 09's 3 × 160 body (data/pretrained/gpt-shakespeare-3x160.ckpt) on data/instructions (lmutils.chat).
+    # "sft" made the shipped checkpoint on a CPU (python -m lmutils.chat sft, see its .txt) and runs in the notebook
+    # on a GPU; "demo": the short masked / unmasked / no-end-marker runs; "dpo": the preference step, beta its KL
+    # strength; "probe": validation prompts the end-marker check answers. The model settings are the body's.
+    "12": {
+        "cpu": dict(checkpoint="pretrained/gpt-shakespeare-3x160-sft.ckpt",
+                    sft=dict(BODY_12, max_iters=600, batch_size=32, learning_rate=1e-3, min_lr=1e-4,
+                             warmup_iters=100, eval_interval=200, log_interval=10, dtype="float32"),
+                    demo=dict(BODY_12, max_iters=60, batch_size=16, learning_rate=1e-3, min_lr=1e-4,
+                              warmup_iters=10, eval_interval=20, log_interval=5, dtype="float32"),
+                    dpo=dict(BODY_12, max_iters=40, batch_size=16, learning_rate=1e-4, min_lr=1e-5,
+                             warmup_iters=5, log_interval=5, dtype="float32"),
+                    beta=0.1, probe=50, demo_val=300),
+        "gpu": dict(checkpoint=None,
+                    sft=dict(BODY_12, max_iters=600, batch_size=32, learning_rate=1e-3, min_lr=1e-4,
+                             warmup_iters=100, eval_interval=100, log_interval=10, dtype="float32"),
+                    demo=dict(BODY_12, max_iters=200, batch_size=32, learning_rate=1e-3, min_lr=1e-4,
+                              warmup_iters=20, eval_interval=50, log_interval=10),
+                    dpo=dict(BODY_12, max_iters=200, batch_size=32, learning_rate=1e-4, min_lr=1e-5,
+                             warmup_iters=20, log_interval=10),
+                    beta=0.1, probe=163, demo_val=1058),
     },
 }
 

@@ -105,3 +105,110 @@ def slider(value, lo, hi, step=None, description=None, log=False, **kwargs):
     if all(isinstance(v, int) for v in (value, lo, hi)) and (step is None or isinstance(step, int)):
         return widgets.IntSlider(value=value, min=lo, max=hi, step=step or 1, **common)
     return widgets.FloatSlider(value=value, min=lo, max=hi, step=step or (hi - lo) / 100, **common)
+
+
+class ChatWidget(widgets.VBox):
+    """Talk to a chat model: a text box and a send button, the conversation so far, and the sampling settings
+    (temperature, top-k, the longest answer, whether the model sees earlier turns) as controls.
+
+    chat is an lmutils.chat.Chat (anything with reply(text), turns, stopped and those settings as attributes).
+    """
+
+    def __init__(self, chat, title: str = "chat"):
+        self.chat, self.title = chat, title
+        self.temperature = slider(chat.temperature, 0.1, 2.0, 0.1, "temperature")
+        self.top_k = slider(chat.top_k or 0, 0, 20, 1, "top-k (0: off)")
+        self.max_new_tokens = slider(chat.max_new_tokens, 8, 120, 4, "longest answer")
+        self.memory = widgets.Checkbox(value=bool(chat.memory is None or chat.memory), description="see earlier turns")
+        self.box = widgets.Textarea(placeholder="Who speaks this line?\nThe dukedom yet unbow'd--alas, poor Milan!--",
+                                    layout=widgets.Layout(width="520px", height="64px"))
+        self.send = widgets.Button(description="send", button_style="primary")
+        self.clear = widgets.Button(description="start again")
+        self.send.on_click(lambda _: self.say(self.box.value))
+        self.clear.on_click(lambda _: self.restart())
+        self.conversation = widgets.HTML()
+        controls = widgets.HBox([self.temperature, self.top_k, self.max_new_tokens, self.memory],
+                                layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([controls, self.conversation, widgets.HBox([self.box, self.send, self.clear])])
+        self.show()
+
+    def say(self, text: str) -> str | None:
+        """Send text as the user's turn (with the current settings); returns the answer."""
+        text = text.strip("\n")
+        if not text:
+            return None
+        c = self.chat
+        c.temperature, c.top_k = self.temperature.value, self.top_k.value or None
+        c.max_new_tokens, c.memory = self.max_new_tokens.value, None if self.memory.value else 0
+        try:
+            answer = c.reply(text)
+        except ValueError as err:
+            self.conversation.value += f"<p style='color:#d62728'>{html.escape(str(err))}</p>"
+            return None
+        self.box.value = ""
+        self.show()
+        return answer
+
+    def restart(self) -> None:
+        self.chat.turns.clear()
+        self.chat.stopped.clear()
+        self.chat._ids.clear()
+        self.show()
+
+    def show(self) -> None:
+        rows = []
+        for (q, a), stopped in zip(self.chat.turns, self.chat.stopped):
+            end = "" if stopped else " <i>(no end marker: cut at the longest answer)</i>"
+            rows.append(f"<div style='margin:4px 0'><b>you</b>: <pre style='display:inline'>{html.escape(q)}</pre>"
+                        f"</div><div style='margin:4px 0 10px 24px;color:#1f77b4'><b>model</b>: "
+                        f"<pre style='display:inline'>{html.escape(a)}</pre>{end}</div>")
+        self.conversation.value = "".join(rows) or "<i>no conversation yet</i>"
+
+    def snapshot(self) -> bytes:
+        """A PNG of the conversation so far: what a saved notebook shows."""
+        return png(draw_conversation(self.chat.turns, self.chat.stopped, title=self.title))
+
+    def __repr__(self) -> str:
+        return f"<chat {self.title}: {len(self.chat.turns)} turns>"
+
+
+def draw_conversation(turns, stopped=None, title: str = "", width: int = 64):
+    """A conversation as a picture: the user's turns on the left, the model's on the right, in monospace."""
+    import textwrap
+
+    stopped = stopped or [True] * len(turns)
+    blocks = []
+    for (q, a), ok in zip(turns, stopped):
+        blocks.append(("you", "\n".join(textwrap.fill(line, width) or " " for line in q.split("\n"))))
+        blocks.append(("model", "\n".join(textwrap.fill(line, width) or " " for line in a.split("\n"))
+                       + ("" if ok else "  (no end marker)")))
+    n_lines = sum(text.count("\n") + 2 for _, text in blocks) + 1
+    fig = plt.figure(figsize=(9, 0.26 * n_lines + 0.6))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_axis_off()
+    y = 1 - 0.3 / (0.26 * n_lines + 0.6)
+    step = 1 / n_lines * 0.95
+    if title:
+        ax.text(0.5, y, title, ha="center", va="top", fontsize=13, weight="bold")
+        y -= step
+    for who, text in blocks:
+        color, x = ("#333333", 0.03) if who == "you" else ("#1f77b4", 0.12)
+        ax.text(x, y, f"{who}:", ha="left", va="top", fontsize=11, weight="bold", color=color)
+        ax.text(x + 0.08, y, text, ha="left", va="top", fontsize=11, family="monospace", color=color,
+                bbox=dict(boxstyle="round,pad=0.3", fc="#f4f4f4" if who == "you" else "#e8f1fa", ec="none"))
+        y -= step * (text.count("\n") + 2)
+    return fig
+
+
+def chat_widget(chat, examples=(), title: str = "chat") -> ChatWidget:
+    """Show a ChatWidget; examples (user texts) are sent first, so that the saved picture shows a conversation."""
+    w = ChatWidget(chat, title=title)
+    for text in examples:
+        w.say(text)
+    bundle = {
+        "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": w.model_id},
+        "image/png": base64.b64encode(w.snapshot()).decode("ascii"),
+        "text/plain": repr(w),
+    }
+    display(bundle, raw=True)
+    return w
