@@ -5,40 +5,40 @@ O(T²) for T tokens. But the keys and values of past positions never change (att
 them, per layer, and run only the newest token: its query attends to the cached keys and values.
 
     out = generate_cached(model, idx, max_new_tokens=200, top_k=1)   # same tokens as generate(..., top_k=1)
+
+The GPT's own attention does the work (models.CausalSelfAttention, given the cache): the same code with
+learned or rotary positions (the new tokens are rotated by their own positions, start.. on) and with
+grouped-query attention (the cache then holds n_kv_head heads, not n_head).
 """
 
 import torch
-import torch.nn.functional as F
 
 from .generate import next_token_probs
 from .models import check_context
 
 
-def attention_step(attn, x, cache):
-    """CausalSelfAttention `attn` on the new positions x (B, T_new, C), with the past in cache = (k, v) or None.
-    Returns the output and the cache with the new keys and values appended."""
-    B, T, C = x.shape
-    q, k, v = attn.qkv(x).split(C, dim=2)
-    q, k, v = (t.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-    if cache is not None:
-        k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-    if T > 1 and cache is not None:
-        raise ValueError("with a cache, feed one new token at a time (or the whole prompt with an empty cache)")
-    # the prompt (empty cache): causal; one new token: it may look at every cached position
-    y = F.scaled_dot_product_attention(q, k, v, is_causal=cache is None and T > 1)
-    y = y.transpose(1, 2).contiguous().view(B, T, C)
-    return attn.proj(y), (k, v)
+class KVCache:
+    """The keys and values of every position seen so far, per attention layer."""
 
+    def __init__(self):
+        self.layers = {}  # attention module → (k, v), each (B, n_kv_head, positions, head_dim)
 
-def forward_cached(model, idx, caches, start: int):
-    """The GPT's logits for the new tokens idx (B, T_new) at positions start.., updating caches (one per block)."""
-    pos = torch.arange(start, start + idx.size(1), device=idx.device)
-    x = model.tok_emb(idx) + model.pos_emb(pos)
-    for i, block in enumerate(model.blocks):
-        a, caches[i] = attention_step(block.attn, block.ln1(x), caches[i])
-        x = x + a
-        x = x + block.mlp(block.ln2(x))
-    return model.head(model.ln_f(x))
+    @property
+    def length(self) -> int:
+        """Positions cached: the next token's position."""
+        return next(iter(self.layers.values()))[0].size(2) if self.layers else 0
+
+    def update(self, layer, k, v):
+        """Append the new positions' keys and values (B, n_kv_head, T_new, head_dim) to layer's; return all."""
+        if layer in self.layers:
+            past_k, past_v = self.layers[layer]
+            k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        self.layers[layer] = (k, v)
+        return k, v
+
+    def nbytes(self) -> int:
+        """Memory the cache holds, in bytes."""
+        return sum(t.numel() * t.element_size() for kv in self.layers.values() for t in kv)
 
 
 @torch.no_grad()
@@ -50,13 +50,13 @@ def generate_cached(model, idx: torch.Tensor, max_new_tokens: int, temperature: 
     check_context(idx.size(1) + max_new_tokens, model.block_size)
     was_training = model.training
     model.eval()
-    caches = [None] * len(model.blocks)
-    logits = forward_cached(model, idx, caches, 0)[:, -1, :]       # the prompt, all at once
+    cache = KVCache()
+    logits = model(idx, cache=cache)[:, -1, :]       # the prompt, all at once
     for step in range(max_new_tokens):
         probs = next_token_probs(logits, temperature, top_k, top_p)
         nxt = torch.multinomial(probs, 1, generator=generator)
         idx = torch.cat([idx, nxt], dim=1)
         if step < max_new_tokens - 1:
-            logits = forward_cached(model, nxt, caches, idx.size(1) - 1)[:, -1, :]  # the newest token only
+            logits = model(nxt, cache=cache)[:, -1, :]  # the newest token only
     model.train(was_training)
     return idx

@@ -33,9 +33,11 @@ into a GPTConfig's arguments and a TrainConfig.
 _REFERENCE = dict(
     corpus="shakespeare",
     n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, bias=False,
+    norm="layernorm", norm_weight=True, pos="learned", rope_base=10000.0, mlp="gelu", mlp_hidden=None,
+    qk_norm=False, n_kv_head=None, zero_init_proj=False, tie_weights=True,  # GPT-2's block (lmutils.models)
     batch_size=64, grad_accum=1, max_iters=5000,
     learning_rate=1e-3, min_lr=1e-4, warmup_iters=100, lr_decay_iters=5000,
-    beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0,
+    beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0, optimizer="adamw", muon_lr=0.02, muon_momentum=0.95,
     eval_interval=250, eval_iters=200, log_interval=10,
     dtype="auto", compile=True,
     checkpoint=None, checkpoint_interval=None, seed=0,
@@ -119,13 +121,33 @@ def format_preset(name: str, settings: dict | None = None) -> str:
                   f"context {s['block_size']}, dropout {s['dropout']}"),
         ("data", f"{s['corpus']}, batch {s['batch_size']} × {s['block_size']} tokens × "
                  f"{s['grad_accum']} micro-batch(es) = {tokens:,} tokens per step"),
-        ("optimiser", f"AdamW, betas ({s['beta1']}, {s['beta2']}), weight decay {s['weight_decay']}, "
-                      + clip),
+        ("optimiser", (f"Muon (lr {s['muon_lr']:g}, momentum {s['muon_momentum']}) for the blocks' matrices, "
+                       "AdamW for the rest: " if s["optimizer"] == "muon" else "AdamW, ")
+         + f"betas ({s['beta1']}, {s['beta2']}), weight decay {s['weight_decay']}, " + clip),
         ("schedule", schedule),
         ("evaluation", f"every {s['eval_interval']} steps, on {s['eval_iters']} batches of each split"),
         ("speed", f"dtype {s['dtype']}, torch.compile {'on' if s['compile'] else 'off'}"),
     ]
+    if block := modern_block(s):
+        rows.insert(1, ("block", block))
     return "\n".join([title] + [f"  {k:<11}{v}" for k, v in rows])
+
+
+def modern_block(s: dict) -> str:
+    """What of a preset's block is not GPT-2's, in words ("" for GPT-2's block)."""
+    words = {"norm": {"rmsnorm": "RMSNorm"}, "pos": {"rope": f"rotary positions (base {s['rope_base']:g})"},
+             "mlp": {"swiglu": "SwiGLU MLP", "relu2": "ReLU² MLP"}}
+    parts = [words[k][s[k]] for k in words if s[k] in words[k]]
+    parts += [text for k, text in (("qk_norm", "QK-norm"), ("zero_init_proj", "zero-initialised projections")) if s[k]]
+    if not s["norm_weight"]:
+        parts.append("norms without gains")
+    if s["n_kv_head"] not in (None, s["n_head"]):
+        parts.append(f"{s['n_kv_head']} key/value heads")
+    if s["mlp_hidden"]:
+        parts.append(f"MLP {s['mlp_hidden']} wide")
+    if not s["tie_weights"]:
+        parts.append("untied output layer")
+    return ", ".join(parts)
 
 
 def format_presets() -> str:

@@ -17,7 +17,11 @@ from .data import get_batch, windows
 from .device import DTYPES, pick_device, resolve_dtype
 from .distributed import ddp, split_batch, world
 from .models import GPTConfig
+from .muon import Muon, Optimizers, muon_groups
 from .speed import Meter, flops_per_token, format_mfu, mfu, peak_flops
+
+
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
@@ -42,6 +46,9 @@ class TrainConfig:
     checkpoint: str | None = None        # path: saved every checkpoint_interval steps, resumed from if present
     checkpoint_interval: int | None = None  # default: eval_interval
     seed: int = 0
+    optimizer: str = "adamw"             # or "muon": Muon for the matrices inside the blocks, AdamW for the rest
+    muon_lr: float = 0.02                # Muon's peak learning rate (the schedule scales it as learning_rate)
+    muon_momentum: float = 0.95
 
     def __post_init__(self):
         for name in ("max_iters", "batch_size", "block_size", "grad_accum", "eval_interval", "eval_iters", "log_interval"):
@@ -51,6 +58,8 @@ class TrainConfig:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -131,13 +140,21 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.learning_rate - min_lr)
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices and embeddings (dim >= 2), none on biases and norm gains."""
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+    """AdamW with weight decay on matrices and embeddings (dim >= 2), none on biases and norm gains. With
+    cfg.optimizer == "muon": Muon for the matrices inside the blocks (lmutils.muon) and AdamW for the rest,
+    stepped as one; each group's lr_scale is its peak rate relative to learning_rate (see train_step)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "muon":
+        matrices, params = muon_groups(model)
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2),
-                             fused=device.type == "cuda")
+    adamw = torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
+    if cfg.optimizer == "adamw":
+        return adamw
+    muon = Muon(matrices, lr=cfg.muon_lr, momentum=cfg.muon_momentum, weight_decay=cfg.weight_decay)
+    muon.param_groups[0]["lr_scale"] = cfg.muon_lr / cfg.learning_rate
+    return Optimizers(muon, adamw)
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -278,7 +295,7 @@ def train_step(model, optimizer, scaler, lr, next_batch, grad_accum, grad_clip, 
     """One optimizer step at learning rate lr over grad_accum micro-batches; returns the mean loss, as a tensor
     (reading its value would make the CPU wait for the GPU)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
     total = 0.0
     for micro in range(grad_accum):
         # under DDP, gradients are averaged across processes only in the last micro-batch's backward
