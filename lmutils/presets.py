@@ -65,6 +65,20 @@ PRESETS = {
         about="a small GPT that beats the 5-gram in about a minute on two CPU cores"),
 }
 
+# notebook 11's modern block and its CPU training (the last rung of lmutils.course.ladder, measured there)
+MODERN_BLOCK = dict(norm="rmsnorm", pos="rope", mlp="relu2", qk_norm=True, zero_init_proj=True)
+MODERN_CPU_TRAINING = dict(optimizer="muon", muon_lr=0.02, muon_momentum=0.95)
+PRESETS |= {
+    "modern-char-cpu": dict(
+        PRESETS["shakespeare-char-cpu"], **MODERN_BLOCK, **MODERN_CPU_TRAINING, max_iters=1300, lr_decay_iters=1300,
+        about="the CPU preset's size with the modern block and Muon, trained for as long as the CPU preset "
+              "(fewer, slower steps)"),
+    "modern-char": dict(
+        _REFERENCE, **MODERN_BLOCK, optimizer="muon",
+        about="the reference run's size and schedule with the modern block and Muon, for one GPU (the CPU "
+              "recipe's rates: not tuned on a GPU)"),
+}
+
 
 def get_preset(name: str, **overrides) -> dict:
     """A copy of a preset's settings with overrides applied. Unknown preset names and unknown settings are
