@@ -205,9 +205,11 @@ class GPT(nn.Module):
         start = cache.length if cache is not None else 0
         check_context(start + T, self.block_size)
         pos = torch.arange(start, start + T, device=idx.device)
-        x = self.tok_emb(idx) if self.pos_emb is None else self.tok_emb(idx) + self.pos_emb(pos)
+        x = self.tok_emb(idx)
+        if self.pos_emb is not None:  # learned positions (GPT-2); with RoPE the attention rotates q and k instead
+            x = x + self.pos_emb(pos)
         x = self.drop(x)
-        rope = (self.rope_cos[pos], self.rope_sin[pos]) if self.pos_emb is None else None
+        rope = (self.rope_cos[pos], self.rope_sin[pos]) if self.config.pos == "rope" else None
         for block in self.blocks:
             x = block(x, rope, cache)
         return self.ln_f(x)

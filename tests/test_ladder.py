@@ -79,3 +79,10 @@ def test_a_tiny_scaling_run_writes_runs_and_a_fit(tmp_path):
     result = json.loads(out.read_text())
     assert {r["family"] for r in result["runs"]} == {"modern", "GPT-2 block", "LSTM"}
     assert result["fit"]["gpu_flops"] > 100 * result["c0"] and "--tiny" in result["command"]
+
+
+def test_runs_that_differ_only_in_their_evaluations_train_the_same():
+    a = scaling.gpt_settings("shakespeare-char-cpu", None, scaling.base_compute(65), 65)
+    b = {k: v for k, v in get_preset("shakespeare-char-cpu", max_iters=1800).items() if k != "about"}
+    assert a["eval_interval"] != b["eval_interval"] and scaling.same_training(a, b)
+    assert not scaling.same_training(a, dict(b, seed=1))

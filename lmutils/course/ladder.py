@@ -209,7 +209,8 @@ def main(argv=None) -> int:
         data = (*data[:2], data[2][:4096])
     previous = json.loads(out.read_text()) if out.is_file() else {}
     if args.time or args.tiny:
-        timings = timing(data, 3 if args.tiny else args.time_steps, 1 if args.tiny else 3, warmup=1 if args.tiny else 20)
+        steps, repeats, warmup = (3, 1, 1) if args.tiny else (args.time_steps, 3, 20)
+        timings = timing(data, steps, repeats, warmup)
         if args.time:
             write_json({**previous, "timing": timings}, out)
             print(f"wrote the timing into {out}")

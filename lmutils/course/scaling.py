@@ -15,7 +15,6 @@ is scored on the whole validation split. Then a power law L = a·C^(−α) is fi
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..ngram import baselines
 from ..presets import get_preset
 from ..train import TrainConfig, evaluate, fit, split_settings
 from .ladder import machine, write_json
+from .ladder import measured_path as ladder_path
 from .race import LSTM_TRAIN
 
 SIZES = {  # name: (n_layer, n_head, n_embd): heads of 32 dimensions
@@ -74,6 +74,15 @@ def lstm_settings(budget: float, vocab_size: int, seed: int = 0, **extra) -> dic
     return dict(LSTM_TRAIN, max_iters=steps, eval_interval=max(1, steps // 8), seed=seed, **extra)
 
 
+EVALUATION_ONLY = ("eval_interval", "eval_iters", "log_interval")  # they change what is measured, not the training
+
+
+def same_training(a: dict, b: dict) -> bool:
+    """Whether two runs' settings train the same model the same way (the evaluations may differ)."""
+    return {k: v for k, v in a.items() if k not in EVALUATION_ONLY} == \
+        {k: v for k, v in b.items() if k not in EVALUATION_ONLY}
+
+
 def train(family: str, settings: dict, data) -> dict:
     tok, train_ids, val_ids = data
     if family == "LSTM":
@@ -88,7 +97,8 @@ def train(family: str, settings: dict, data) -> dict:
         per_token = model.flops_per_token(cfg.block_size)
     history = fit(model, train_ids, val_ids, cfg, device="cpu", progress=False, quiet=True)
     return dict(params=num_params(model), steps=cfg.max_iters, seconds=history.seconds, flops_per_token=per_token,
-                flops=per_token * cfg.max_iters * cfg.tokens_per_step, val_loss=evaluate(model, val_ids, cfg.block_size))
+                flops=per_token * cfg.max_iters * cfg.tokens_per_step,
+                val_loss=evaluate(model, val_ids, cfg.block_size))
 
 
 def planned(vocab_size: int, tiny: bool = False):
@@ -136,6 +146,11 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     out = args.out or measured_path()
     done = json.loads(out.read_text()).get("runs", []) if out.is_file() else []
+    ladder_file = ladder_path()
+    if not args.tiny and ladder_file.is_file():  # the ladder's GPT-2 block and its last rung at equal tokens
+        done += [dict(r, flops=r["flops_per_token"] * r["steps"] * r["settings"]["batch_size"] *
+                      r["settings"]["block_size"], from_ladder=True)
+                 for r in json.loads(ladder_file.read_text())["runs"] if r["budget"] == "tokens"]
     data = encode_corpus("shakespeare")
     if args.tiny:  # a short validation text: the test checks the path, not the numbers
         data = (*data[:2], data[2][:4096])
@@ -149,9 +164,10 @@ def main(argv=None) -> int:
         machine=machine(), date=time.strftime("%Y-%m-%d"), c0=base_compute(tok.vocab_size),
         baselines=baselines(tok.vocab_size, train_ids, val_ids), runs=[])
     for family, size, fraction, settings in planned(tok.vocab_size, args.tiny):
-        run = next((r for r in done if r["family"] == family and r["settings"] == settings), None)
+        run = next((r for r in done if same_training(r["settings"], settings)), None)
         if run is None:
             run = dict(family=family, size=size, fraction=fraction, **train(family, settings, data), settings=settings)
+        run = dict(run, family=family, size=size, fraction=fraction)
         print(f"{family:12} {size:7} {fraction:5.3f} C0: {run['steps']:6} steps, {run['flops']:.2e} FLOPs, "
               f"{run['seconds']:6.1f} s, whole-split val {run['val_loss']:.4f}", flush=True)
         result["runs"].append(run)
