@@ -329,3 +329,28 @@ def test_offline_llama_loading_falls_back_fast(monkeypatch, capsys):
     idx = torch.randint(0, 256, (1, 9))
     with torch.no_grad():
         torch.testing.assert_close(gpt(idx), hf(idx).logits, atol=1e-5, rtol=1e-5)
+
+
+# --- the modern presets on the command line -----------------------------------------------------------
+
+def test_the_modern_presets_are_the_ladders_last_rung_and_run_from_the_command(tmp_path, capsys):
+    from lmutils.course.cli import train_main
+    from lmutils.course.ladder import rung_settings
+    from lmutils.presets import MODERN_BLOCK, format_preset, get_preset
+
+    cpu = get_preset("modern-char-cpu")
+    mlp = {"relu2": "+ ReLU²", "swiglu": "+ SwiGLU"}[MODERN_BLOCK["mlp"]]
+    last = rung_settings("+ Muon", mlp, max_iters=cpu["max_iters"])
+    assert {k: v for k, v in cpu.items() if k != "about"} == {k: v for k, v in last.items() if k != "about"}
+    gpu = get_preset("modern-char")
+    assert all(gpu[k] == v for k, v in MODERN_BLOCK.items()) and gpu["optimizer"] == "muon"
+    assert (gpu["n_layer"], gpu["n_embd"], gpu["block_size"]) == (6, 384, 256)
+    text = format_preset("modern-char-cpu")
+    assert "block      RMSNorm, rotary positions (base 10000)" in text and "Muon (lr " in text
+    ckpt = tmp_path / "m.pt"
+    assert train_main(["--preset", "modern-char-cpu", "--device", "cpu", "--max-iters", "6", "--eval-interval", "3",
+                       "--eval-iters", "1", "--no-progress", "--sample", "20", "--checkpoint", str(ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert "trained 6 steps" in out
+    spec = load_checkpoint(ckpt)["model_spec"]
+    assert spec["config"]["pos"] == "rope" and spec["config"]["qk_norm"]
