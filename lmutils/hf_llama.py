@@ -154,7 +154,8 @@ def load_llama(name: str = "HuggingFaceTB/SmolLM2-135M", standin: dict | None = 
             break
         try:
             tok = AutoTokenizer.from_pretrained(name, local_files_only=local_only)
-            return LlamaForCausalLM.from_pretrained(name, local_files_only=local_only), tok, True
+            # float32: SmolLM2 is stored in bfloat16, which transformers 5 keeps by default ("auto")
+            return LlamaForCausalLM.from_pretrained(name, local_files_only=local_only).float(), tok, True
         except OSError:
             continue
     if standin is None or standin_tokenizer is None:

@@ -318,6 +318,9 @@ def test_offline_llama_loading_falls_back_fast(monkeypatch, capsys):
     from lmutils.bpe import BPETokenizer
     from lmutils.hf_llama import from_hf, load_llama
 
+    import transformers.models.llama.modeling_llama  # noqa: F401  imported first: the clock times the network path
+    from transformers import AutoTokenizer  # noqa: F401
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
     standin = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
@@ -354,3 +357,21 @@ def test_the_modern_presets_are_the_ladders_last_rung_and_run_from_the_command(t
     assert "trained 6 steps" in out
     spec = load_checkpoint(ckpt)["model_spec"]
     assert spec["config"]["pos"] == "rope" and spec["config"]["qk_norm"]
+
+
+def test_what_the_course_gpt_cannot_express_is_refused_clearly():
+    from transformers import LlamaConfig, Qwen3Config
+
+    from lmutils.hf_llama import course_config
+
+    small = dict(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+                 num_key_value_heads=2, rms_norm_eps=EPS)
+    config = course_config(LlamaConfig(**small, rope_theta=500.0, tie_word_embeddings=True))
+    assert (config.n_kv_head, config.mlp_hidden, config.rope_base, config.qk_norm) == (2, 64, 500.0, False)
+    assert course_config(Qwen3Config(**small, head_dim=8)).qk_norm
+    with pytest.raises(ValueError, match="head_dim 16"):
+        course_config(Qwen3Config(**small, head_dim=16))  # Qwen3-0.6B's kind: wider heads than n_embd / n_head
+    with pytest.raises(ValueError, match="rms_norm_eps 1e-06"):
+        course_config(LlamaConfig(**small | dict(rms_norm_eps=1e-6)))
+    with pytest.raises(ValueError, match="activation 'gelu'"):
+        course_config(LlamaConfig(**small, hidden_act="gelu"))
