@@ -32,7 +32,7 @@ slides: $(STAMP)
 # On a GPU machine: the preset, with and without torch.compile, and notebooks 04-09 timed, in under 10 minutes;
 # gpu/ figures into notebooks/results/08_training_on_a_gpu.json, the README's table into build/gpu-report.md.
 gpu-report: $(STAMP)
-	$(BIN)/python -m lmutils.bench --report
+	$(BIN)/python -m lmutils.course.report
 
 clean:
 	rm -rf build .pytest_cache

@@ -52,7 +52,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, is_causal: bool = False, re
         elif mask.is_floating_point():
             scores = scores + mask
         else:
-            raise TypeError(f"mask must be boolean (True = may attend) or float (added to the scores), got {mask.dtype}")
+            raise TypeError("mask must be boolean (True = may attend) or float (added to the scores), "
+                            f"got {mask.dtype}")
     empty = (scores == float("-inf")).all(-1, keepdim=True)  # queries that may attend to nothing
     weights = scores.masked_fill(empty, 0.0).softmax(-1).masked_fill(empty, 0.0)
     out = weights @ v

@@ -16,8 +16,9 @@ GPT-2's pattern needs Unicode classes (\\p{L} letters, \\p{N} digits) that only 
 """
 
 import math
-import numbers
 from collections import Counter, defaultdict
+
+from .data import Tokenizer
 
 try:
     import regex as _re
@@ -62,7 +63,7 @@ def bits_per_char(nats_per_token: float, n_tokens: int, n_chars: int) -> float:
     return nats_per_token * n_tokens / n_chars / math.log(2)
 
 
-class BPETokenizer:
+class BPETokenizer(Tokenizer):
     """Byte-level BPE. merges[i] is the pair of token ids that became token 256 + i; vocab[i] its bytes."""
 
     def __init__(self, merges):
@@ -76,7 +77,8 @@ class BPETokenizer:
     @classmethod
     def train(cls, text: str, vocab_size: int, history: list | None = None) -> "BPETokenizer":
         """Learn vocab_size - 256 merges from text. Ties (pairs with the same count) go to the smallest pair
-        of ids (ties are common late in training, among rare pairs). history, if given, receives the number of tokens of the text after each merge."""
+        of ids (ties are common late in training, among rare pairs). history, if given, receives the number of tokens
+        of the text after each merge."""
         if vocab_size < 256:
             raise ValueError(f"a byte-level vocabulary has at least the 256 bytes: vocab_size={vocab_size} < 256")
         words = Counter(pretokenize(text))                        # each distinct chunk once, with its count
@@ -113,12 +115,6 @@ class BPETokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def __len__(self) -> int:
-        return self.vocab_size
-
-    def __repr__(self) -> str:
-        return f"BPETokenizer(vocab_size={self.vocab_size})"
-
     def _encode_chunk(self, chunk: str) -> list[int]:
         if chunk not in self._cache:
             ids = list(chunk.encode("utf-8"))
@@ -134,9 +130,7 @@ class BPETokenizer:
         return [i for chunk in pretokenize(text) for i in self._encode_chunk(chunk)]
 
     def decode(self, ids) -> str:
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
+        ids = self.check_ids(ids)
         # a token may hold part of a character's bytes: decode the whole byte string, never token by token
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
 
@@ -194,5 +188,5 @@ def compare_merges(ours: BPETokenizer, theirs: list[tuple[bytes, bytes]]) -> dic
     """How many merges agree, in order, and the first that does not (as byte strings)."""
     mine = [(ours.vocab[a], ours.vocab[b]) for a, b in ours.merges]
     same = next((i for i, (m, t) in enumerate(zip(mine, theirs)) if m != t), min(len(mine), len(theirs)))
-    return {"agree": same, "total": len(mine), "as_sets": len(set(mine) & set(theirs)),
-            "first_difference": None if same == len(mine) else (same, mine[same], theirs[same] if same < len(theirs) else None)}
+    first = None if same == len(mine) else (same, mine[same], theirs[same] if same < len(theirs) else None)
+    return {"agree": same, "total": len(mine), "as_sets": len(set(mine) & set(theirs)), "first_difference": first}

@@ -40,17 +40,91 @@ def load_corpus(name: str) -> str:
 
 
 def read_text(path: Path) -> str:
-    """A UTF-8 text file's text; a file in another encoding is an error that says how to convert it."""
+    """A UTF-8 text file's text, without the byte-order mark some editors write first (U+FEFF would become a
+    character of the vocabulary); a file in another encoding is an error that names the likely one and says how
+    to convert it."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start} is "
-                         f"not valid UTF-8). Re-save it as UTF-8, e.g. iconv -f CP1252 -t UTF-8 {path} > "
-                         f"{path.with_suffix('.utf8.txt').name} (with the file's encoding after -f: CP1252, CP1251, "
-                         "GBK, LATIN1, ...; `file -i` can guess it), and give the new file.") from None
+        data = path.read_bytes()
+        byte = f"byte 0x{err.object[err.start]:02x} at position {err.start} is not valid UTF-8"
+        where = f"{path} is not UTF-8 text ({byte})"
+        name, what = guess_encoding(data)
+        if name is None and 0 in data:
+            raise ValueError(f"{where}: it is not a text file at all (it holds zero bytes). Give a plain text file, "
+                             "saved as UTF-8") from None
+        hint = f"it looks like {what}" if name else "its encoding is not clear (`file -i` can guess it)"
+        convert = f"iconv -f {name or 'CP1252'} -t UTF-8 {path} > {path.with_suffix('.utf8.txt').name}"
+        raise ValueError(f"{where}: {hint}. Re-save it as UTF-8, e.g. {convert}" + ("" if name else " (with the "
+                         "file's encoding after -f: CP1252, CP1251, GB18030, Shift_JIS, LATIN1, ...)")
+                         + ", and give the new file.") from None
 
 
-class CharTokenizer:
+EAST_ASIAN = {  # iconv's name: (a description, the bytes of its full-width comma and full stop)
+    "GB18030": ("Chinese text in GBK/GB18030", (b"\xa3\xac", b"\xa1\xa3")),
+    "BIG5": ("traditional Chinese text in Big5", (b"\xa1\x41", b"\xa1\x43")),
+    "SHIFT_JIS": ("Japanese text in Shift_JIS", (b"\x81\x41", b"\x81\x42")),
+}
+
+
+def guess_encoding(data: bytes) -> tuple[str | None, str]:
+    """(iconv's name, a description) of a text's likely encoding (None: unclear), for read_text's hint. Chinese
+    and Japanese texts are full of their encoding's full-width punctuation; Cyrillic (CP1251) comes in whole
+    words of bytes from 0xC0 up; Western European text (CP1252) has its accented letters alone among ASCII ones."""
+    head = data[:2000]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or max(head[::2].count(0), head[1::2].count(0)) > 0.4 * len(head):
+        return "UTF-16", "UTF-16 (two bytes a character)"  # ASCII in UTF-16: every other byte is zero
+    for name, (what, marks) in EAST_ASIAN.items():
+        if any(m in data for m in marks) and decodes(data, name):
+            return name, what
+    runs = [len(r) for r in re.findall(rb"[\x80-\xff]+", data)]
+    high = [b for b in data if b > 127]
+    if not runs:
+        return None, ""
+    if sum(b >= 0xC0 for b in high) >= 0.9 * len(high) and len(high) >= 2.5 * len(runs) and decodes(data, "cp1251"):
+        return "CP1251", "Cyrillic text in CP1251 (Windows-1251)"
+    if sum(n == 1 for n in runs) >= 0.8 * len(runs):
+        return "CP1252", "Western European text in CP1252 (Windows-1252) or Latin-1"
+    if sum(n % 2 == 0 for n in runs) >= 0.95 * len(runs) and decodes(data, "gb18030"):
+        return "GB18030", EAST_ASIAN["GB18030"][0]
+    return None, ""
+
+
+def decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+class Tokenizer:
+    """What the course's tokenizers share (CharTokenizer, WordTokenizer, lmutils.bpe.BPETokenizer): their size
+    and decode, which first checks that every id is one of theirs. A subclass sets self.itos, each id's text."""
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def __repr__(self) -> str:
+        unk = f", unk={self.unk!r}" if hasattr(self, "unk") else ""
+        return f"{type(self).__name__}(vocab_size={self.vocab_size}{unk})"
+
+    def check_ids(self, ids) -> list[int]:
+        """ids (a list, a tensor or an array) as a list of ints, or a clear error where one is not a token id."""
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
+            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
+        return ids
+
+    def decode(self, ids) -> str:
+        return "".join(self.itos[i] for i in self.check_ids(ids))
+
+
+class CharTokenizer(Tokenizer):
     """Characters to integer ids and back. The vocabulary is the sorted set of characters of a text.
 
     With unk=None (the default) encoding a character outside the vocabulary is an error; with unk="□"
@@ -73,16 +147,6 @@ class CharTokenizer:
     def from_text(cls, text: str, unk: str | None = None) -> "CharTokenizer":
         return cls(text, unk=unk)
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __repr__(self) -> str:
-        return f"CharTokenizer(vocab_size={self.vocab_size}, unk={self.unk!r})"
-
     def encode(self, text: str) -> list[int]:
         if self.unk is not None:
             u = self.stoi[self.unk]
@@ -95,12 +159,6 @@ class CharTokenizer:
             raise ValueError(f"{len(missing)} character(s) not in the vocabulary: {shown}. The model only knows "
                              f"the {self.vocab_size} characters of its training text; remove these from the prompt "
                              "or build the tokenizer with unk='□' to map them to an unknown token.") from None
-
-    def decode(self, ids) -> str:
-        ids = ids.tolist() if torch.is_tensor(ids) else list(ids)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
-        return "".join(self.itos[i] for i in ids)
 
     def state_dict(self) -> dict:
         """Plain data (saved in checkpoints, loadable with weights_only=True)."""
@@ -137,7 +195,7 @@ def split_words(text: str) -> list[str]:
     return WORD_PATTERN.findall(text)
 
 
-class WordTokenizer:
+class WordTokenizer(Tokenizer):
     """Words to integer ids and back; the same interface as CharTokenizer.
 
     A text is cut by split_words into words, punctuation marks and runs of whitespace; joining the tokens
@@ -183,15 +241,6 @@ class WordTokenizer:
                              "encoded: give unk='<unk>' to map the dropped tokens to an unknown token")
         return cls(kept, unk=unk)
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    __len__ = vocab_size.fget
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(vocab_size={self.vocab_size}, unk={self.unk!r})"
-
     def encode(self, text: str) -> list[int]:
         tokens = split_words(text)
         ids = [self.stoi.get(t, -1) for t in tokens]  # -1: not in the vocabulary
@@ -204,12 +253,6 @@ class WordTokenizer:
                              f"the {self.vocab_size:,} tokens of its training text; build it with unk='<unk>' "
                              "to map unknown words to an unknown token.")
         return ids
-
-    def decode(self, ids) -> str:
-        ids = ids.tolist() if torch.is_tensor(ids) else list(ids)
-        if not all(isinstance(i, numbers.Integral) and 0 <= i < self.vocab_size for i in ids):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), got {ids[:10]}")
-        return "".join(self.itos[i] for i in ids)
 
     def state_dict(self) -> dict:
         """Plain data (saved in checkpoints, loadable with weights_only=True)."""

@@ -68,6 +68,13 @@ def gather(obj) -> list:
     return objs
 
 
+def agree(flag: bool) -> bool:
+    """Rank 0's flag, in every process (a collective: every process must call it)."""
+    t = torch.tensor([float(flag)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
 def parameter_spread(model: torch.nn.Module) -> float:
     """The largest difference between any process's parameters and rank 0's (0.0 when the processes
     stayed in step, as data-parallel training must keep them)."""

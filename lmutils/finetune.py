@@ -1,7 +1,7 @@
 """Fine-tuning a pre-trained GPT: a classification head, LoRA adapters, freezing, and the data of notebook 09.
 
     body, tok = load_model("data/pretrained/gpt-shakespeare-3x160.ckpt")
-    clf = GPTClassifier(body, n_classes=2)              # mean-pooled last hidden state -> linear head
+    clf = GPTClassifier(body, n_classes=2)              # mean-pooled body.hidden(x) -> linear head
     freeze(clf.body)                                    # only the head trains ...
     add_lora(clf.body, rank=4)                          # ... or low-rank adapters on attention's qkv and proj
     train_classifier(clf, x, mask, y, steps=200, lr=1e-3, head_lr=1e-2)
@@ -24,22 +24,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import GPT
+from .models import GPT, evaluating
 
 
-# --- the pre-trained body's hidden states, and a classification head --------------------------------
-
-def hidden_states(gpt: GPT, idx: torch.Tensor) -> torch.Tensor:
-    """The GPT's last hidden states (B, T, n_embd): everything of GPT.forward but the language-model head."""
-    B, T = idx.shape
-    if T > gpt.block_size:
-        raise ValueError(f"sequence of length {T} is longer than the model's context (block_size="
-                         f"{gpt.block_size}); crop the input to {gpt.block_size} tokens")
-    x = gpt.drop(gpt.tok_emb(idx) + gpt.pos_emb(torch.arange(T, device=idx.device)))
-    for block in gpt.blocks:
-        x = block(x)
-    return gpt.ln_f(x)
-
+# --- a classification head on the pre-trained body's hidden states ------------------------------------
 
 class GPTClassifier(nn.Module):
     """A pre-trained GPT body, its last hidden states averaged over the real (unpadded) tokens, then one
@@ -57,7 +45,7 @@ class GPTClassifier(nn.Module):
     def features(self, idx: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, n_embd): the pooled hidden state of each sequence. mask (B, T) is 1 for real tokens, 0 for
         padding (padding goes at the end: with causal attention it cannot change the real tokens' states)."""
-        h = hidden_states(self.body, idx)
+        h = self.body.hidden(idx)
         mask = torch.ones(idx.shape, device=idx.device) if mask is None else mask.to(h.dtype)
         if self.pool == "last":
             last = mask.sum(1).long().clamp(min=1) - 1
@@ -182,11 +170,9 @@ def train_classifier(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, y: t
 def predict(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, batch_size: int = 256, device=None) -> torch.Tensor:
     """Predicted class of every sequence (a 1-D tensor on the CPU)."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = [model(x[i:i + batch_size].to(device), mask[i:i + batch_size].to(device)).argmax(-1).cpu()
-           for i in range(0, len(x), batch_size)]
-    model.train(was_training)
+    with evaluating(model):
+        out = [model(x[i:i + batch_size].to(device), mask[i:i + batch_size].to(device)).argmax(-1).cpu()
+               for i in range(0, len(x), batch_size)]
     return torch.cat(out)
 
 

@@ -3,6 +3,8 @@
 import torch
 import torch.nn.functional as F
 
+from .models import evaluating
+
 
 def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                      top_p: float | None = None) -> torch.Tensor:
@@ -37,14 +39,12 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     """Extend idx (B, T) by max_new_tokens sampled tokens. The model sees at most `context` tokens
     (default: its block_size, or 256 for recurrent models)."""
     context = context or getattr(model, "block_size", 256)
-    was_training = model.training
-    model.eval()
-    for _ in range(max_new_tokens):
-        logits = model(idx[:, -context:])[:, -1, :]
-        probs = next_token_probs(logits, temperature, top_k, top_p)
-        nxt = torch.multinomial(probs, 1, generator=generator)
-        idx = torch.cat([idx, nxt], dim=1)
-    model.train(was_training)
+    with evaluating(model):
+        for _ in range(max_new_tokens):
+            logits = model(idx[:, -context:])[:, -1, :]
+            probs = next_token_probs(logits, temperature, top_k, top_p)
+            nxt = torch.multinomial(probs, 1, generator=generator)
+            idx = torch.cat([idx, nxt], dim=1)
     return idx
 
 

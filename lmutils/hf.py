@@ -125,15 +125,16 @@ def online(host: str = "huggingface.co", port: int = 443, timeout: float = 1.0) 
     return bool(ok)
 
 
-def load_gpt2(name: str = "gpt2", standin: dict | None = None, standin_tokenizer=None):
+def load_gpt2(name: str | None = "gpt2", standin: dict | None = None, standin_tokenizer=None):
     """(model, tokenizer, pretrained): the seed's GPT2LMHeadModel.from_pretrained(name) and
     GPT2TokenizerFast when the model is in the local cache or the hub answers; otherwise, after one
     line saying so, a randomly initialised GPT2LMHeadModel of GPT2Config(**standin) and standin_tokenizer
     (anything with encode/decode, such as our BPETokenizer). Never waits for the network: the hub is only
-    asked after a one-second connectivity check succeeds."""
+    asked after a one-second connectivity check succeeds. name=None asks for the stand-in straight away
+    (notebook 10's CPU sizes: GPT-2 fine-tunes for minutes on a CPU; the notebook says so)."""
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
 
-    for local_only in (True, False):
+    for local_only in (True, False) if name else ():
         if not local_only and not online():
             break
         try:
@@ -143,21 +144,11 @@ def load_gpt2(name: str = "gpt2", standin: dict | None = None, standin_tokenizer
             continue
     if standin is None or standin_tokenizer is None:
         raise OSError(f"cannot load {name!r}: not in the local Hugging Face cache and the hub cannot be reached. "
-                      "Connect to the internet once (it is cached afterwards), or give a stand-in config and tokenizer.")
-    print(f"offline: using a small randomly initialised GPT2Config stand-in ({standin}) and our own BPE "
-          f"instead of {name!r}: the code below runs the same")
+                      "Connect to the internet once (it is cached afterwards), or give a stand-in config and "
+                      "tokenizer." if name else "name=None asks for the stand-in: give its config and tokenizer")
+    if name:
+        print(f"offline: using a small randomly initialised GPT2Config stand-in ({standin}) and our own BPE "
+              f"instead of {name!r}: the code below runs the same")
     config = GPT2Config(**{"vocab_size": standin_tokenizer.vocab_size, "bos_token_id": None, "eos_token_id": None,
                            **standin})
     return GPT2LMHeadModel(config), standin_tokenizer, False
-
-
-def save_atomic(state: dict, path) -> None:
-    """torch.save to a temporary file, then rename: a disconnect mid-save leaves the last checkpoint whole."""
-    tmp = f"{path}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_state(path, map_location="cpu") -> dict:
-    """A checkpoint written by save_atomic, loaded safely (weights_only=True: tensors and plain data only)."""
-    return torch.load(path, map_location=map_location, weights_only=True)

@@ -5,6 +5,7 @@ dataclass, so that checkpoints can rebuild it (see build_model) and refuse a mis
 """
 
 import math
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, fields
 
 import torch
@@ -79,6 +80,11 @@ class GPTConfig:
     tie_weights: bool = True        # the output layer shares the token embedding's weight
 
     def __post_init__(self):
+        for f in fields(self):
+            if f.type is int and getattr(self, f.name) < 1:
+                raise ValueError(f"{f.name} must be at least 1, got {getattr(self, f.name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be at least 0 and below 1, got {self.dropout}")
         for name, allowed in (("norm", NORMS), ("pos", ("learned", "rope")), ("mlp", MLPS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {getattr(self, name)!r}")
@@ -98,6 +104,7 @@ def make_norm(config: GPTConfig, dim: int | None = None) -> nn.Module:
     return NORMS[config.norm](dim or config.n_embd, config)
 
 
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -114,15 +121,18 @@ class CausalSelfAttention(nn.Module):
             self.k_norm = RMSNorm(self.head_dim, config.norm_weight)
 
     def forward(self, x, rope=None, cache=None):
+        """x (B, T, C) → (B, T, C). rope: (cos, sin) of x's positions, with rotary positions. cache (generation,
+        lmutils.kvcache): the keys and values of the positions before x, which it extends with x's own; x's
+        queries then attend to all of them."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split([C, self.kv_dim, self.kv_dim], dim=2)
         q, k, v = (t.view(B, T, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))  # (B, heads, T, hs)
         if self.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
-        if rope is not None:  # rope = (cos, sin) of these positions
+        if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        if cache is not None:  # generating: the keys and values of the positions before these (lmutils.kvcache)
-            k, v = cache.update(self, k, v)
+        if cache is not None:
+            k, v = cache.extend(k, v)
         y = attend(q, k, v, causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
@@ -195,14 +205,12 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx, cache=None):
-        return self.head(self.hidden(idx, cache))
-
-    def hidden(self, idx, cache=None):
-        """The last hidden states (B, T, n_embd): everything of forward but the output layer. With a cache
-        (lmutils.kvcache.KVCache), idx holds the tokens after the cached ones."""
+    def hidden(self, idx, caches=None):
+        """The last hidden states (B, T, n_embd), after the final norm: what the head turns into logits, and
+        what a classifier or another head reads (lmutils.finetune). caches: one per block, for generating with
+        a KV cache (lmutils.kvcache); idx then continues the cached positions."""
         B, T = idx.shape
-        start = cache.length if cache is not None else 0
+        start = len(caches[0]) if caches else 0
         check_context(start + T, self.block_size)
         pos = torch.arange(start, start + T, device=idx.device)
         x = self.tok_emb(idx)
@@ -210,9 +218,12 @@ class GPT(nn.Module):
             x = x + self.pos_emb(pos)
         x = self.drop(x)
         rope = (self.rope_cos[pos], self.rope_sin[pos]) if self.config.pos == "rope" else None
-        for block in self.blocks:
-            x = block(x, rope, cache)
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, caches[i] if caches else None)
         return self.ln_f(x)
+
+    def forward(self, idx, caches=None):
+        return self.head(self.hidden(idx, caches))
 
     def flops_per_token(self, block_size: int | None = None) -> float:
         """Training FLOPs per token (forward + backward), as in the PaLM paper's appendix B: 6N + 12·L·T·C,
@@ -220,6 +231,17 @@ class GPT(nn.Module):
         c = self.config
         T = block_size or c.block_size
         return 6 * num_params(self, non_embedding=True) + 12 * c.n_layer * T * c.n_embd
+
+
+@contextmanager
+def evaluating(model: nn.Module):
+    """Run the block with model in eval mode (no dropout), then put it back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def check_context(T: int, block_size: int) -> None:

@@ -44,7 +44,7 @@ cores shared with other work (losses do not depend on the load; the whole-split 
 `modern-char` is the reference run with the modern block and Muon at its usual rate (0.02, torch's example and
 Keller Jordan's; AdamW keeps the reference's 1e-3 for the rest), for one GPU: not tuned there.
 
-Every preset holds every setting (corpus, the GPT's, the training's): lmutils.train.split_settings turns one
+Every preset holds every setting (corpus, the GPT's, the training's): lmutils.run.split_settings turns one
 into a GPTConfig's arguments and a TrainConfig.
 """
 
@@ -58,7 +58,7 @@ _REFERENCE = dict(
     beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0, optimizer="adamw", muon_lr=0.02, muon_momentum=0.95,
     eval_interval=250, eval_iters=200, log_interval=10,
     dtype="auto", compile=True,
-    checkpoint=None, checkpoint_interval=None, seed=0,
+    checkpoint=None, checkpoint_interval=None, early_stop=False, seed=0,
 )
 
 PRESETS = {
@@ -119,13 +119,15 @@ def get_preset(name: str, **overrides) -> dict:
 
 
 def preset_for(device) -> str:
-    """The preset that suits a device: the CPU one on CPU and Apple MPS; on CUDA the bf16 one where the
-    GPU supports bf16 (Ampere and newer), else the fp16 one (T4, V100)."""
-    import torch
+    """The preset that suits a device (lmutils.device.capabilities): the CPU one on CPU and Apple MPS; on CUDA the
+    bf16 one where the GPU has bf16 in hardware (compute capability 8.0: A100, L4, H100), else the fp16 +
+    GradScaler one (T4, V100, P100). Where torch.compile cannot work (Windows, a P100) fit runs without it."""
+    from .device import capabilities
 
-    if torch.device(device).type != "cuda":
+    caps = capabilities(device)
+    if caps.sizes == "cpu":
         return "shakespeare-char-cpu"
-    return "shakespeare-char-ampere" if torch.cuda.is_bf16_supported() else "shakespeare-char-t4"
+    return "shakespeare-char-ampere" if caps.bf16 else "shakespeare-char-t4"
 
 
 def format_preset(name: str, settings: dict | None = None) -> str:
@@ -157,7 +159,8 @@ def format_preset(name: str, settings: dict | None = None) -> str:
                        "AdamW for the rest: " if s["optimizer"] == "muon" else "AdamW, ")
          + f"betas ({s['beta1']}, {s['beta2']}), weight decay {s['weight_decay']}, " + clip),
         ("schedule", schedule),
-        ("evaluation", f"every {s['eval_interval']} steps, on {s['eval_iters']} batches of each split"),
+        ("evaluation", f"every {s['eval_interval']} steps, on {s['eval_iters']} batches of each split"
+                       + (", stop early when validation loss rises well above its best" * s["early_stop"])),
         ("speed", f"dtype {s['dtype']}, torch.compile {'on' if s['compile'] else 'off'}"),
     ]
     if block := modern_block(s):

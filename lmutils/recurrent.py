@@ -153,7 +153,9 @@ def lstm_params_to_torch(params: dict, lstm: nn.LSTM, layer: int = 0) -> nn.LSTM
     """Copy {W_xf, W_hf, b_f, …} into one layer of an nn.LSTM, in PyTorch's gate order i, f, g, o; returns lstm."""
     _check_torch_rnn(lstm, nn.LSTM, layer)
     _check_keys(params, LSTM_PARAMS)
-    stack = lambda fmt: torch.cat([params[fmt.format(g)] for g in TORCH_GATE_ORDER])
+    def stack(fmt):
+        return torch.cat([params[fmt.format(g)] for g in TORCH_GATE_ORDER])
+
     _copy_into(lstm, layer, stack("W_x{}"), stack("W_h{}"), stack("b_{}"))
     return lstm
 

@@ -91,15 +91,14 @@ class Meter:
             figures["mfu"] = f"{100 * util:.1f}%"
         return mean, figures
 
-    def evaluated(self, step: int, train_loss: float, val_loss: float, speed: bool) -> str:
-        """Records the loss estimates; returns the line to print (speed: with tokens/s and MFU)."""
+    def evaluated(self, step: int, train_loss: float, val_loss: float) -> str | None:
+        """Records the loss estimates; returns the speed since the evaluation before ('41,000 tokens/s | MFU 35.2%'),
+        None where no training happened in between."""
         h = self.history
         h.eval_steps.append(step), h.eval_train.append(train_loss), h.eval_val.append(val_loss)
         h.eval_seconds.append(h.seconds)  # as of the last log, evaluation time excluded
-        line = f"step {step:5d} | train loss {train_loss:.4f} | val loss {val_loss:.4f}"
         tokens, seconds = h.tokens - self.since_eval[0], h.seconds - self.since_eval[1]
-        if speed and seconds > 0:
-            line += " | " + format_speed(tokens / seconds, mfu(h.flops_per_token, tokens / seconds, h.peak_flops,
-                                                               h.world_size))
         self.since_eval = (h.tokens, h.seconds)
-        return line
+        if seconds <= 0:
+            return None
+        return format_speed(tokens / seconds, mfu(h.flops_per_token, tokens / seconds, h.peak_flops, h.world_size))

@@ -1,24 +1,23 @@
-"""One training loop for every language model in the course: fit() (AdamW, warm-up + cosine schedule, clipping,
+"""One training loop for every language model in the course: fit() (AdamW or Muon, warm-up + cosine schedule, clipping,
 accumulation, mixed precision, evaluation, checkpoint/resume, data-parallel under torchrun); evaluate(), the loss
-per token over a whole split. As a command: python -m lmutils.train --help."""
+per token over a whole split. The training command around it is lmutils.run."""
 
 import math
-import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from .checkpoint import resume, save_run
+from .checkpoint import data_fingerprint, resume, save_run
 from .data import get_batch, windows
-from .device import DTYPES, pick_device, resolve_dtype
-from .distributed import ddp, split_batch, world
-from .models import GPTConfig
+from .device import DTYPES, pick_device, resolve_compile, resolve_dtype
+from .distributed import agree, ddp, split_batch, world
+from .models import evaluating
 from .muon import Muon, Optimizers, muon_groups
-from .speed import Meter, flops_per_token, format_mfu, mfu, peak_flops
+from .progress import Reporter, reporter
+from .speed import Meter, flops_per_token, mfu, peak_flops
 
 
 OPTIMIZERS = ("adamw", "muon")
@@ -45,21 +44,42 @@ class TrainConfig:
     compile: bool = False
     checkpoint: str | None = None        # path: saved every checkpoint_interval steps, resumed from if present
     checkpoint_interval: int | None = None  # default: eval_interval
+    early_stop: bool = False             # stop when the validation loss has risen well above its best (overfitting)
     seed: int = 0
     optimizer: str = "adamw"             # or "muon": Muon for the matrices inside the blocks, AdamW for the rest
     muon_lr: float = 0.02                # Muon's peak learning rate (the schedule scales it as learning_rate)
     muon_momentum: float = 0.95
 
     def __post_init__(self):
-        for name in ("max_iters", "batch_size", "block_size", "grad_accum", "eval_interval", "eval_iters", "log_interval"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        at_least = {"max_iters": 1, "batch_size": 1, "block_size": 1, "grad_accum": 1, "eval_interval": 1,
+                    "eval_iters": 1, "log_interval": 1, "checkpoint_interval": 1, "lr_decay_iters": 1,
+                    "warmup_iters": 0}
+        for name, low in at_least.items():
+            if (value := getattr(self, name)) is not None and value < low:
+                raise SettingError(name, f"{name} must be at least {low}, got {value}")
+        for name in ("learning_rate", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip"):
+            if (value := getattr(self, name)) is not None and not math.isfinite(value):
+                raise SettingError(name, f"{name} must be a finite number, got {value}")
         if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+            raise SettingError("learning_rate", f"learning_rate must be > 0, got {self.learning_rate}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise SettingError("optimizer", f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.muon_lr <= 0 or not 0 <= self.muon_momentum < 1:
+            name = "muon_lr" if self.muon_lr <= 0 else "muon_momentum"
+            raise SettingError(name, f"{name} must be {'> 0' if name == 'muon_lr' else 'at least 0 and below 1'}, "
+                               f"got {getattr(self, name)}")
+        if self.min_lr is not None and not 0 <= self.min_lr <= self.learning_rate:
+            raise SettingError("min_lr", f"min_lr ({self.min_lr:g}) must be between 0 and learning_rate "
+                               f"({self.learning_rate:g}): the cosine decays from learning_rate down to min_lr")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise SettingError(name, f"{name} must be at least 0 and below 1, got {getattr(self, name)}")
+        if self.weight_decay < 0 or (self.grad_clip is not None and self.grad_clip <= 0):
+            name = "weight_decay" if self.weight_decay < 0 else "grad_clip"
+            raise SettingError(name, f"{name} must be positive, got {getattr(self, name)} "
+                               "(grad_clip=None: no clipping)")
+        if self.dtype not in DTYPES:
+            raise SettingError("dtype", f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -74,16 +94,12 @@ class TrainConfig:
         return self.batch_size * self.block_size * self.grad_accum
 
 
-MODEL_KEYS = tuple(f.name for f in fields(GPTConfig) if f.name != "vocab_size")
-TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig))
+class SettingError(ValueError):
+    """A setting that cannot work; .setting names it (the command turns it into its option, --min-lr)."""
 
-
-def split_settings(settings: dict):
-    """A preset's settings → (corpus name, GPTConfig keyword arguments without vocab_size, TrainConfig).
-    block_size is both the model's context and the length of the training windows."""
-    model = {k: settings[k] for k in MODEL_KEYS if k in settings}
-    train = TrainConfig(**{k: settings[k] for k in TRAIN_KEYS if k in settings})
-    return settings.get("corpus", "shakespeare"), model, train
+    def __init__(self, setting: str, message: str):
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass
@@ -166,15 +182,13 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
 def estimate_loss(model, ids, cfg: TrainConfig, device, autocast=nullcontext) -> float:
     """Mean loss over eval_iters random batches. The batches are the same at every call (fixed seed), so
     successive estimates differ only because the model changed."""
-    was_training = model.training
-    model.eval()
     gen = torch.Generator().manual_seed(1234)
     total = 0.0
-    for _ in range(cfg.eval_iters):
-        x, y = get_batch(ids, cfg.block_size, cfg.batch_size, device, generator=gen)
-        with autocast():
-            total += lm_loss(model(x), y).item()
-    model.train(was_training)
+    with evaluating(model):
+        for _ in range(cfg.eval_iters):
+            x, y = get_batch(ids, cfg.block_size, cfg.batch_size, device, generator=gen)
+            with autocast():
+                total += lm_loss(model(x), y).item()
     return total / cfg.eval_iters
 
 
@@ -183,41 +197,57 @@ def evaluate(model, ids: torch.Tensor, block_size: int, batch_size: int = 64, de
     """Mean negative log-likelihood per token over a whole split, in non-overlapping windows of block_size.
     Every token counts once, whatever the batch it falls in: perplexity = exp(this)."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     x_all, y_all = windows(ids, block_size)
     batches = [(x_all[i:i + batch_size], y_all[i:i + batch_size]) for i in range(0, len(x_all), batch_size)]
     covered = len(x_all) * block_size  # targets the full windows predict: ids[1 : covered + 1]
     if covered + 1 < len(ids):        # the tail shorter than a window: one more, shorter window
         batches.append((ids[covered:-1][None], ids[covered + 1:][None]))
     nll, count = 0.0, 0
-    for x, y in batches:
-        x, y = x.to(device), y.to(device)
-        nll += lm_loss(model(x), y, reduction="sum").item()
-        count += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for x, y in batches:
+            x, y = x.to(device), y.to(device)
+            nll += lm_loss(model(x), y, reduction="sum").item()
+            count += y.numel()
     return nll / count
 
 
+def overfitting(val_losses: list) -> bool:
+    """Whether the last validation loss has risen well above the best one before it (by 5 % and at least 0.05):
+    the model is learning its training text by heart instead of what generalises."""
+    best = min(val_losses[:-1], default=math.inf)
+    return bool(val_losses) and val_losses[-1] > best + max(0.05, 0.05 * best)
+
+
+def overfitting_warning(history) -> str | None:
+    """What to say when the last evaluation shows over-fitting (else None)."""
+    v = history.eval_val
+    if not overfitting(v):
+        return None
+    best = v.index(min(v))
+    return (f"validation loss {v[-1]:.4f} at step {history.eval_steps[-1]} is well above its best, {v[best]:.4f} at "
+            f"step {history.eval_steps[best]}: the model is learning the training text by heart (over-fitting). Train "
+            "fewer steps (max_iters), add dropout, or use a smaller model (n_layer, n_embd); early_stop=True "
+            "(--early-stop) stops here.")
+
+
 def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig | None = None,
-        device=None, progress: bool = True, plot=None, title: str = "", tokenizer=None, quiet: bool = False,
-        speed: bool = False) -> History:
+        device=None, report=None, tokenizer=None) -> History:
     """Train a language model on 1-D tensors of token ids; returns the History.
 
-    With cfg.checkpoint set, a checkpoint is written every checkpoint_interval steps and at the end; a run
-    restarted with the same path resumes exactly where the last checkpoint left off. speed=True adds tokens/s
-    and MFU to the evaluation lines. plot: anything with update(step, **losses) and close(), such as
-    lmutils.course.plot.LivePlot. Under torchrun every process trains a DistributedDataParallel copy on its own
-    random batches, its share of each step's batch_size × grad_accum sequences (split_batch); rank 0 alone
-    evaluates, prints, plots and saves.
+    report: what to show, a Reporter or a list of them (lmutils.progress; None: print the evaluation lines).
+    With cfg.checkpoint set, a checkpoint (with the tokenizer) is written every checkpoint_interval steps and at the
+    end; a run restarted with the same path resumes exactly where the last checkpoint left off. Under torchrun
+    every process trains a DistributedDataParallel copy on its own random batches, its share of each step's
+    batch_size × grad_accum sequences (split_batch); rank 0 alone evaluates, reports and saves.
     """
     cfg = cfg or TrainConfig()
     device = device if isinstance(device, torch.device) else pick_device(device)
     rank, world_size = world()
-    if rank != 0:  # only rank 0 reports
-        progress, plot, quiet = False, None, True
-    say = (lambda text: None) if quiet else (lambda text: tqdm.write(text, file=sys.stdout))
-    dtype = resolve_dtype(cfg.dtype, device)
+    report = reporter(report) if rank == 0 else Reporter()
+    dtype = resolve_dtype(cfg.dtype, device)  # the device table (lmutils.device.capabilities) decides "auto"
+    use_compile, note = resolve_compile(cfg.compile, device)  # off, with a note, where it cannot work
+    if note:
+        report.say(note)
     autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else nullcontext
     optimizer = make_optimizer(model.to(device), cfg, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
@@ -226,68 +256,60 @@ def fit(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, 
         torch.manual_seed(cfg.seed + rank)  # and its own dropout masks
     history, step = History(), 0
     if cfg.checkpoint and Path(cfg.checkpoint).exists():
-        saved, step = resume(cfg.checkpoint, model, optimizer, scaler, batch_gen, device, say)
+        saved, step = resume(cfg.checkpoint, model, optimizer, scaler, batch_gen, device, report.say)
         history = History(**saved)
-    if step > cfg.max_iters:
-        say(f"nothing to train: the checkpoint is at step {step}, past max_iters={cfg.max_iters}. Give a larger "
-            "max_iters (--max-iters) to train on, or a new checkpoint path to start afresh.")
-        if plot:
-            plot.close()
+    if step >= cfg.max_iters:
+        report.say(f"nothing to train: the checkpoint is at step {step}, {'past' if step > cfg.max_iters else 'at'} "
+                   f"max_iters={cfg.max_iters}. Give a larger max_iters (--max-iters) to train on, or a new checkpoint "
+                   "path to start afresh.")
+        report.end(history, 0)
+        report.close()
         return history
-    resumed_at = step or None
+    first, resumed_at = step, step or None
+    data = data_fingerprint(train_ids, val_ids) if cfg.checkpoint else None
     history.flops_per_token = flops_per_token(model, cfg.block_size)
     history.peak_flops, history.world_size = peak_flops(device), world_size
     batch_size, grad_accum = split_batch(cfg.batch_size, cfg.grad_accum, world_size)
-    eval_model = torch.compile(model) if cfg.compile else model  # rank 0 evaluates alone, never through DDP
+    eval_model = torch.compile(model) if use_compile else model  # rank 0 evaluates alone, never through DDP
     train_model = ddp(eval_model, device) if world_size > 1 else eval_model
     next_batch = lambda: get_batch(train_ids, cfg.block_size, batch_size, device, generator=batch_gen)  # noqa: E731
-    meter = Meter(history, cfg.tokens_per_step)
-    for s, t in zip(history.steps, history.train_loss) if plot else ():  # a resumed run's losses so far
-        plot.update(s, train=t)
-    for s, v in zip(history.eval_steps, history.eval_val) if plot else ():
-        plot.update(s, val=v)
-    # one refresh a second: in a notebook each refresh is a few messages to the browser, and a minute of training
-    # at ten a second (tqdm's default) can overflow the kernel's output queue of a client that reads it only at
-    # the end (nbval, in the tests), which then loses the cell's last messages
-    bar = tqdm(total=cfg.max_iters, initial=step, disable=not progress, desc=title or "training", unit="step",
-               file=sys.stdout, mininterval=1.0)
+    meter, warned = Meter(history, cfg.tokens_per_step), False
+    report.start(history, step, cfg.max_iters)
     train_model.train()
     try:
         while True:
+            stop = False
             if step != resumed_at:  # a resumed step was evaluated and saved before the interruption
                 if rank == 0 and (step % cfg.eval_interval == 0 or step == cfg.max_iters):
-                    with meter.paused():
+                    with meter.paused():  # the reporters' time (a best checkpoint's save) is not training time
                         tr, va = [estimate_loss(eval_model, ids, cfg, device, autocast) for ids in (train_ids, val_ids)]
-                    say(meter.evaluated(step, tr, va, speed))
-                    if plot:
-                        plot.update(step, val=va, force=True)
+                        report.evaluated(step, tr, va, meter.evaluated(step, tr, va))
+                    if not warned and (warning := overfitting_warning(history)):
+                        report.say(warning)
+                        warned, stop = True, cfg.early_stop
+                if cfg.early_stop and world_size > 1 and step % cfg.eval_interval == 0:
+                    stop = agree(stop)  # rank 0 decided: every process stops at the same step
                 if cfg.checkpoint and step and (step % (cfg.checkpoint_interval or cfg.eval_interval) == 0
-                                                or step == cfg.max_iters):
+                                                or step == cfg.max_iters or stop):
                     with meter.paused():
-                        save_run(cfg, model, optimizer, scaler, step, history, batch_gen, device, tokenizer)
-            if step == cfg.max_iters:
+                        save_run(cfg, model, optimizer, scaler, step, history, batch_gen, device, tokenizer, data)
+            if stop:
+                report.say(f"stopped early at step {step} of {cfg.max_iters} (early_stop)")
+            if step == cfg.max_iters or stop:
                 break
             lr = lr_at(step, cfg)
             meter.losses.append(train_step(train_model, optimizer, scaler, lr, next_batch, grad_accum, cfg.grad_clip,
                                            autocast))
             step += 1
-            bar.update(1)
             if step % cfg.log_interval == 0 or step == cfg.max_iters:
-                loss, figures = meter.log(step, lr)
-                bar.set_postfix(figures)
-                if plot:
-                    plot.update(step, train=loss)
+                report.logged(step, *meter.log(step, lr))
+        report.end(history, step - first)
     except RuntimeError as err:  # CUDA's OutOfMemoryError is one; MPS says "MPS backend out of memory"
         if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err):
             raise TrainingOutOfMemory(out_of_memory_message(cfg, dtype)) from None
         raise
     finally:
-        bar.close()
-        if plot:
-            plot.close()
-    if not quiet:
-        extra = f", {format_mfu(history.mfu)}" if speed or history.mfu is not None else ""
-        print(f"trained {step} steps in {history.seconds:.1f} s ({history.tokens_per_s:,.0f} tokens/s{extra})")
+        report.close()
     return history
 
 
@@ -315,7 +337,7 @@ def train_step(model, optimizer, scaler, lr, next_batch, grad_accum, grad_clip, 
     return total
 
 
-if __name__ == "__main__":
-    from lmutils.course.cli import train_main  # the command's options and printing live with the course's tools
+if __name__ == "__main__":  # python -m lmutils.train: the same command as python -m lmutils.run, run as the script
+    import runpy                # (so that this file imports nothing above it: lmutils.run imports this loop)
 
-    sys.exit(train_main())
+    runpy.run_module("lmutils.run", run_name="__main__", alter_sys=True)

@@ -37,9 +37,10 @@ def quick():
 
 @pytest.fixture
 def train_quietly():
-    """fit() on the CPU with nothing printed or drawn."""
+    """fit() on the CPU with nothing printed or drawn (report=None: the evaluation lines printed)."""
+    from lmutils.progress import Reporter
     from lmutils.train import fit
 
     def run(model, ids, cfg, **kw):
-        return fit(model, ids, ids, cfg, **dict(device="cpu", progress=False, quiet=True) | kw)
+        return fit(model, ids, ids, cfg, **dict(device="cpu", report=Reporter()) | kw)
     return run

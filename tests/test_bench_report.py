@@ -1,15 +1,15 @@
-"""`python -m lmutils.bench --report` (lmutils.course.report), on a CPU: a tiny model and notebook 01 only."""
+"""`python -m lmutils.course.report` (make gpu-report), on a CPU: a tiny model and notebook 01 only."""
 
 import json
 import shutil
 from pathlib import Path
 
-from lmutils.course.cli import bench_main
-from lmutils.course.report import first_reaching
+from lmutils.course.report import first_reaching, main as report
+from lmutils.run import bench_main
 from lmutils.train import History
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--report", "--device", "cpu", "--allow-cpu", "--tiny", "--preset", "shakespeare-char-cpu", "--no-progress"]
+TINY = ["--device", "cpu", "--allow-cpu", "--tiny", "--preset", "shakespeare-char-cpu", "--no-progress"]
 
 
 def results_copy(tmp_path) -> Path:
@@ -22,15 +22,17 @@ def results_copy(tmp_path) -> Path:
 
 
 def test_report_without_a_gpu_refuses(capsys):
-    assert bench_main(["--report", "--device", "cpu"]) == 2
+    assert report(["--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "on a GPU" in err and "--allow-cpu" in err
+    assert bench_main(["--report"]) == 2  # where the report was: the bench says where it went
+    assert "python -m lmutils.course.report" in capsys.readouterr().err
 
 
 def test_report_on_cpu_writes_gpu_metrics_and_markdown(tmp_path, capsys):
     path, out = results_copy(tmp_path), tmp_path / "report.md"
     before = json.loads(path.read_text())
-    assert bench_main(TINY + ["--notebooks", "01", "--no-compile-steps", "20", "--results", str(path),
+    assert report(TINY + ["--notebooks", "01", "--no-compile-steps", "20", "--results", str(path),
                               "--out", str(out)]) == 0
     data = json.loads(path.read_text())
     gpu = {k: v for k, v in data.items() if k.startswith("gpu/")}
@@ -51,7 +53,7 @@ def test_report_on_cpu_writes_gpu_metrics_and_markdown(tmp_path, capsys):
 
 def test_budget_skips_the_remaining_parts(tmp_path, capsys):
     path, out = results_copy(tmp_path), tmp_path / "report.md"
-    assert bench_main(TINY + ["--notebooks", "01,02", "--budget-s", "0", "--results", str(path),
+    assert report(TINY + ["--notebooks", "01,02", "--budget-s", "0", "--results", str(path),
                               "--out", str(out)]) == 0
     assert not [k for k in json.loads(path.read_text()) if k.startswith("gpu/")]  # nothing measured, stale dropped
     text = out.read_text()

@@ -2,7 +2,8 @@
 
 import pytest
 
-from lmutils.bpe import BPETokenizer, bits_per_char, bytes_to_unicode, compare_merges, hf_bpe, hf_merges, merge, pretokenize
+from lmutils.bpe import (BPETokenizer, bits_per_char, bytes_to_unicode, compare_merges, hf_bpe, hf_merges, merge,
+                         pretokenize)
 from lmutils.data import load_corpus
 
 TEXT = load_corpus("shakespeare")[:60_000]

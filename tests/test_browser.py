@@ -94,7 +94,8 @@ def run_all_and_check_widget(notebook: Path, tmp_path: Path) -> Path:
         outputs = "\n".join(page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts())
         assert "Error displaying widget" not in outputs and "Traceback" not in outputs
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-        widget = page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-slider):has(img)").first  # interactive_figure
+        # interactive_figure's widget
+        widget = page.locator(".jp-OutputArea-output .widget-vbox:has(.widget-slider):has(img)").first
         widget.scroll_into_view_if_needed()
         slider = widget.locator(".widget-slider").first
         assert slider.is_visible() and widget.locator("img").first.is_visible()

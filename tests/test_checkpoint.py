@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from lmutils import checkpoint
-from lmutils.checkpoint import (CheckpointError, load_checkpoint, load_model, restore_model, rng_states,
-                                save_checkpoint, set_rng_states)
+from lmutils.checkpoint import (CheckpointError, atomic_file, load_checkpoint, load_model, load_state, restore_model,
+                                rng_states, save_atomic, save_checkpoint, set_rng_states)
 from lmutils.data import CharTokenizer, WordTokenizer
 from lmutils.models import LSTMConfig, LSTMLM
 
@@ -19,6 +19,25 @@ def test_checkpoint_is_atomic_and_round_trips(tiny_ids, tiny_gpt, tmp_path):
     x = tiny_ids[:16][None]
     assert torch.equal(model.eval()(x), again(x))
     assert isinstance(tok2, CharTokenizer) and tok2.itos == tok.itos
+
+
+def test_save_atomic_leaves_the_old_file_whole_after_an_error(tmp_path):
+    path = tmp_path / "ck.pt"
+    save_atomic({"step": 3, "w": torch.ones(2)}, path)
+    assert load_state(path)["step"] == 3 and sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
+    with pytest.raises(RuntimeError, match="disk full"), atomic_file(path) as f:
+        f.write(b"half a checkpoint")
+        raise RuntimeError("disk full")
+    assert load_state(path)["step"] == 3 and sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt"]
+
+
+def test_first_words_cuts_at_a_word():
+    from lmutils.checkpoint import first_words
+
+    assert first_words("short message\nsecond line") == "short message"
+    long = "Weights only load failed. " + "If you trust the source of the file, try again " * 10
+    cut = first_words(long, limit=60)
+    assert cut.endswith(" …") and len(cut) <= 62 and long.startswith(cut[:-2]) and long[len(cut) - 2] == " "
 
 
 def test_word_tokenizer_checkpoint_round_trips(tiny_gpt, tmp_path):
@@ -41,8 +60,12 @@ def test_checkpoint_errors(tiny_gpt, tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", tiny_gpt())
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match="truncated"):
+    with pytest.raises(CheckpointError, match="truncated") as err:
         load_checkpoint(truncated)
+    inner = str(err.value).split(" (", 1)[1].split("). It is", 1)[0]
+    assert inner.endswith(" …") or "…" not in inner  # PyTorch's long message is cut at a word, never mid-word
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint"):
+        load_checkpoint(tmp_path)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(CheckpointError, match="not an lmutils checkpoint"):

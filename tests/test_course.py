@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from lmutils import course
+from lmutils.course import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -25,7 +26,7 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_keeps_the_course_conventions(path):
-    assert course.check_notebook(nbformat.read(path, as_version=4), path) == []
+    assert notebook.check_notebook(nbformat.read(path, as_version=4), path) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -39,7 +40,7 @@ def test_check_notebook_finds_broken_conventions(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# 07 · Title\n\nno badge"),
                 nbformat.v4.new_code_cell("print(1)\n" * 40)]
-    problems = course.check_notebook(nb, tmp_path / "07_title.ipynb")
+    problems = notebook.check_notebook(nb, tmp_path / "07_title.ipynb")
     text = "\n".join(problems)
     for expected in ("Colab badge", "Learning goals", "SETUP_CELL", "'What can go wrong'", "'Exercises'",
                      "'Summary'", "no slide metadata", "40 lines", "not executed"):
@@ -52,7 +53,7 @@ def test_fix_sets_badge_and_slides(tmp_path):
     nb.cells = [nbformat.v4.new_markdown_cell("# 03 · X\n[![Open In Colab](old.svg)](https://old)"),
                 nbformat.v4.new_code_cell(course.SETUP_CELL),
                 nbformat.v4.new_markdown_cell("### detail"), nbformat.v4.new_code_cell("1")]
-    course.fix(nb, path)
+    notebook.fix(nb, path)
     assert course.badge(path) in nb.cells[0].source
     assert [c.metadata.slideshow["slide_type"] for c in nb.cells] == ["slide", "skip", "subslide", "-"]
 
@@ -63,7 +64,8 @@ def run_setup_cell(monkeypatch, colab: bool, installed: bool):
     monkeypatch.setattr(subprocess, "run", lambda cmd, check: ran.append(cmd))
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: (real(name, *a) if installed else None) if name == "lmutils" else real(name, *a))
+                        lambda name, *a: (real(name, *a) if installed else None) if name == "lmutils" else
+                        real(name, *a))
     if colab:
         monkeypatch.setitem(sys.modules, "google.colab", object())
     else:
@@ -78,9 +80,27 @@ def test_setup_cell_does_nothing_where_lmutils_is_installed(monkeypatch):
 
 
 def test_setup_cell_installs_package_and_data_on_colab(monkeypatch):
+    monkeypatch.delenv("LMUTILS_INSTALL_SOURCE", raising=False)  # unset on Colab
     (cmd,) = run_setup_cell(monkeypatch, colab=True, installed=False)
     assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
     assert cmd[-1] == f"lmutils @ git+{course.REPO_URL}"
+
+
+def test_setup_cell_installs_what_lmutils_install_source_names(monkeypatch, tmp_path):
+    """The Colab-like test (.ci/colab_like.sh) runs the install branch offline, on a wheel it has built."""
+    wheel = str(tmp_path / "lmutils-0.1.0-py3-none-any.whl")
+    monkeypatch.setenv("LMUTILS_INSTALL_SOURCE", wheel)
+    (cmd,) = run_setup_cell(monkeypatch, colab=True, installed=False)
+    assert cmd == [sys.executable, "-m", "pip", "install", "-q", wheel]
+
+
+def test_fix_brings_an_older_setup_cell_up_to_date(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    old = "# Setup: on Colab, install the course package and its data; elsewhere, do nothing.\nimport sys"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · x"), nbformat.v4.new_code_cell(old),
+                                         nbformat.v4.new_code_cell("# Setup of something else")])
+    notebook.fix(nb, path)
+    assert nb.cells[1].source == course.SETUP_CELL and nb.cells[2].source == "# Setup of something else"
 
 
 def test_setup_cell_explains_a_missing_package_elsewhere(monkeypatch):
@@ -106,7 +126,8 @@ def test_notebook_opens_on_colab_and_starts_on_its_device(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.nbformat == 4 and nb.metadata.get("kernelspec", {}).get("name") == "python3"  # Colab: python3 only
     code = [c.source for c in nb.cells if c.cell_type == "code"]
-    assert re.search(r"^device = start\(", code[1], re.M), "the second code cell must pick the device: device = start(seed=0)"
+    assert re.search(r"^device = start\(", code[1], re.M), \
+        "the second code cell must pick the device: device = start(seed=0)"
 
 
 def test_start_on_colab_with_a_gpu_enables_widgets_and_picks_cuda(monkeypatch, capsys):
@@ -183,7 +204,8 @@ def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_p
     (wheel,) = (tmp_path / "dist").glob("lmutils-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"lmutils/shipped/data/tinyshakespeare.txt", "lmutils/shipped/data/tang_poems.txt", "lmutils/data.py",
-            "lmutils/shipped/data/pretrained/gpt-shakespeare-3x160.ckpt", "lmutils/shipped/data/measured/lstm-vs-gpt-cpu.json",
+            "lmutils/shipped/data/pretrained/gpt-shakespeare-3x160.ckpt",
+            "lmutils/shipped/data/measured/lstm-vs-gpt-cpu.json",
             "lmutils/shipped/results/05_lstm.json", "lmutils/shipped/solutions/nb05.py",
             "lmutils/course/slides_assets/reveal/reveal.js", "lmutils/course/slides_assets/katex/LICENSE"} <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "notebooks/", "data/", ".venv/"))]
@@ -205,3 +227,26 @@ def test_the_wheel_that_colab_installs_carries_the_package_and_the_corpora(tmp_p
     assert out[1] == str(site / "lmutils" / "shipped" / "data")
     assert out[2] == f"{len(load_corpus('shakespeare'))} {len(load_corpus('tang'))}"
     assert float(out[3]) == results.load("05")["val_loss/lstm"]["value"]  # notebook 07 reads 05's results
+
+
+def test_the_authors_command_explains_itself(tmp_path, capsys):
+    from lmutils.course.__main__ import COMMANDS, main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and all(name in out for name in COMMANDS)
+    assert main([]) == 2 and "check" in capsys.readouterr().err  # no arguments: the help, not one usage line
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0 and COMMANDS[name][:30].lower() in " ".join(capsys.readouterr().out.split()).lower()
+    with pytest.raises(SystemExit):
+        main(["chek", "x.ipynb"])
+    assert "invalid choice: 'chek'" in capsys.readouterr().err
+    assert main(["check", str(tmp_path / "missing.ipynb")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: no notebook at {tmp_path / 'missing.ipynb'}\n"
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    assert main(["fix", str(tmp_path / "broken.ipynb")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'broken.ipynb'} is not a readable notebook")

@@ -34,8 +34,13 @@ def test_a_file_not_in_utf8_is_named_with_what_to_do(tmp_path):
     f = tmp_path / "poems.txt"
     f.write_bytes("Мороз и солнце; день чудесный!\n".encode("cp1251"))
     with pytest.raises(ValueError, match=rf"^{re.escape(str(f))} is not UTF-8 text \(byte 0xcc at position 0 .*"
-                                         r"Re-save it as UTF-8, e.g. iconv -f CP1252 -t UTF-8 "):
+                                         r"Cyrillic.*Re-save it as UTF-8, e.g. iconv -f CP1251 -t UTF-8 "):
         load_corpus(str(f))
+    f.write_bytes("春眠不觉晓，处处闻啼鸟。\n".encode("gbk"))  # the hint names the encoding it looks like
+    with pytest.raises(ValueError, match=r"GBK/GB18030.*iconv -f GB18030 -t UTF-8 "):
+        load_corpus(str(f))
+    f.write_bytes(b"\xef\xbb\xbfhello\n")  # a UTF-8 byte-order mark is no character of the text
+    assert load_corpus(str(f)) == "hello\n"
 
 
 def test_unknown_corpus_lists_the_known_ones():

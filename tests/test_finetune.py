@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lmutils.finetune import (GPTClassifier, LoRALinear, add_lora, confusion_matrix, freeze, hidden_states,
-                              merge_lora, pad_batch, plain, real_or_shuffled, shuffle_words, speeches,
+from lmutils.finetune import (GPTClassifier, LoRALinear, add_lora, confusion_matrix, freeze, merge_lora,
+                              pad_batch, plain, real_or_shuffled, shuffle_words, speeches,
                               train_classifier, trainable_params)
 from lmutils.checkpoint import load_checkpoint
 from lmutils.data import CharTokenizer, data_dir
 from lmutils.models import GPT, GPTConfig
-from lmutils.sizes import SIZES
+from lmutils.course.sizes import sizes
 
 
 def small_gpt(seed=0):
@@ -23,7 +23,9 @@ def small_gpt(seed=0):
 def test_hidden_states_feed_the_lm_head():
     gpt = small_gpt()
     idx = torch.randint(0, 11, (3, 10))
-    torch.testing.assert_close(gpt.head(hidden_states(gpt, idx)), gpt(idx))
+    torch.testing.assert_close(gpt.head(gpt.hidden(idx)), gpt(idx), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="longer than the model's context"):
+        gpt.hidden(torch.zeros(1, 17, dtype=torch.long))
 
 
 def test_lora_with_zero_B_leaves_the_output_unchanged():
@@ -75,7 +77,7 @@ def test_mean_pooling_ignores_padding():
     mask = torch.tensor([[1.0] * 6 + [0.0] * 4])
     torch.testing.assert_close(clf.features(padded, mask), clf.features(idx))
     last = GPTClassifier(gpt, 3, pool="last")
-    torch.testing.assert_close(last.features(padded, mask), hidden_states(gpt, idx)[:, -1])
+    torch.testing.assert_close(last.features(padded, mask), gpt.hidden(idx)[:, -1])
 
 
 def test_frozen_body_trains_only_the_head():
@@ -124,13 +126,14 @@ def test_plain_keeps_only_lower_case_words_and_apostrophes():
 
 
 def test_the_shipped_body_is_small_and_made_with_the_sizes_table():
-    cpu = SIZES["09"]["cpu"]
+    cpu = sizes("09", "cpu")
     path = data_dir() / cpu["checkpoint"]
     state = load_checkpoint(path)
     assert path.stat().st_size <= 5_000_000 and state["optimizer"] is None  # the limit; weights only
-    assert state["model_spec"]["config"] == dict(vocab_size=65, **cpu["gpt"])
-    assert {k: state["train_config"][k] for k in cpu["train"]} == cpu["train"]
-    assert state["step"] == cpu["train"]["max_iters"]
+    assert state["model_spec"]["config"] == dict(vocab_size=65, **cpu["pretrain"].model)
+    made = {k: v for k, v in state["train_config"].items() if k not in ("checkpoint", "checkpoint_interval")}
+    assert made == {k: v for k, v in vars(cpu["pretrain"].train).items() if k in made}
+    assert state["step"] == cpu["pretrain"].train.max_iters
 
 
 def test_head_lr_is_the_heads_own_learning_rate():

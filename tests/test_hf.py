@@ -8,7 +8,7 @@ import torch
 pytest.importorskip("transformers")
 
 from lmutils.generate import generate  # noqa: E402
-from lmutils.hf import from_gpt2, load_gpt2, save_atomic, load_state, to_gpt2  # noqa: E402
+from lmutils.hf import from_gpt2, load_gpt2, to_gpt2  # noqa: E402
 from lmutils.models import GPT, GPTConfig  # noqa: E402
 
 
@@ -45,7 +45,15 @@ def test_offline_loading_falls_back_fast(monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("offline: using a small randomly initialised GPT2Config stand-in")
 
 
-def test_atomic_checkpoint(tmp_path):
-    path = tmp_path / "ck.pt"
-    save_atomic({"step": 3, "w": torch.ones(2)}, path)
-    assert load_state(path)["step"] == 3 and not (tmp_path / "ck.pt.tmp").exists()
+def test_no_name_gives_the_stand_in_at_once_without_a_network_check(monkeypatch, capsys):
+    from lmutils import hf
+    from lmutils.bpe import BPETokenizer
+
+    monkeypatch.setattr(hf, "online", lambda *a, **k: pytest.fail("looked for a network"))
+    tok = BPETokenizer([])
+    model, got_tok, pretrained = load_gpt2(None, dict(n_positions=16, n_embd=16, n_layer=1, n_head=2), tok)
+    assert not pretrained and got_tok is tok and model.config.n_layer == 1
+    assert capsys.readouterr().out == ""  # the notebook says why, in its own words
+    with pytest.raises(OSError, match="name=None asks for the stand-in"):
+        load_gpt2(None)
+

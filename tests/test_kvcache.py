@@ -33,3 +33,17 @@ def test_sampling_with_the_same_generator_gives_the_same_tokens():
 def test_a_result_longer_than_the_context_is_refused_clearly():
     with pytest.raises(ValueError, match="block_size"):
         generate_cached(_model(), torch.zeros(1, 10, dtype=torch.long), 40)
+
+
+def test_the_cache_is_the_gpts_own_attention():
+    """GPT.forward with caches, fed one token at a time, gives the logits of the whole sequence at once."""
+    from lmutils.kvcache import KVCache
+
+    model = _model()
+    idx = torch.randint(0, 50, (2, 9), generator=torch.Generator().manual_seed(2))
+    caches = [KVCache() for _ in model.blocks]
+    steps = [model(idx[:, :4], caches)] + [model(idx[:, t:t + 1], caches) for t in range(4, 9)]
+    torch.testing.assert_close(torch.cat(steps, 1), model(idx), rtol=1e-5, atol=1e-5)
+    assert len(caches[0]) == 9
+    with pytest.raises(ValueError, match="one new token at a time"):
+        model(idx[:, :2], caches)

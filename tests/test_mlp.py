@@ -58,7 +58,8 @@ def test_numerical_grad_of_a_known_function_and_params_left_unchanged():
     params = {"a": torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64), "b": torch.tensor([[0.5]], dtype=torch.float64)}
     before = {k: p.clone() for k, p in params.items()}
     g = mlp.numerical_grad(lambda p: (p["a"] ** 2).sum() + 3 * p["b"].sum(), params)
-    assert torch.allclose(g["a"], 2 * before["a"]) and torch.allclose(g["b"], torch.tensor([[3.0]], dtype=torch.float64))
+    assert torch.allclose(g["a"], 2 * before["a"])
+    assert torch.allclose(g["b"], torch.tensor([[3.0]], dtype=torch.float64))
     assert all(torch.equal(params[k], before[k]) for k in params)
 
 

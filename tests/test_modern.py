@@ -196,9 +196,10 @@ def test_attention_over_a_cache_sees_the_past_and_not_the_future():
 def test_gqa_shrinks_the_kv_cache():
     sizes = {}
     for n_kv in (4, 2, 1):
-        model, cache = _gpt(**MODERN, n_kv_head=n_kv), KVCache()
-        model(torch.zeros(1, 10, dtype=torch.long), cache=cache)
-        sizes[n_kv] = cache.nbytes()
+        model = _gpt(**MODERN, n_kv_head=n_kv)
+        caches = [KVCache() for _ in model.blocks]
+        model(torch.zeros(1, 10, dtype=torch.long), caches)
+        sizes[n_kv] = sum(c.nbytes() for c in caches)
     assert sizes[4] == 2 * 2 * 10 * 32 * 4 and sizes[4] == 2 * sizes[2] == 4 * sizes[1]  # k and v, 2 layers, fp32
 
 
@@ -273,14 +274,14 @@ def test_kv_cache_with_rope_and_gqa_gives_the_same_tokens(kw):
 def test_kv_cache_positions_are_offset_by_the_cache_length():
     model = _jiggle(_gpt(**MODERN, n_kv_head=2))
     x = torch.randint(0, 61, (2, 20))
-    cache = KVCache()
+    caches = [KVCache() for _ in model.blocks]
     with torch.no_grad():
-        first = model(x[:, :8], cache=cache)
-        assert cache.length == 8
-        rest = model(x[:, 8:], cache=cache)  # a chunk of 12 after the 8 cached: rotated by positions 8 to 19
-        torch.testing.assert_close(torch.cat([first, rest], 1), model(x), atol=1e-5, rtol=1e-5)
+        out = [model(x[:, :8], caches)]
+        assert len(caches[0]) == 8
+        out += [model(x[:, t:t + 1], caches) for t in range(8, 20)]  # one at a time: rotated by positions 8 to 19
+        torch.testing.assert_close(torch.cat(out, 1), model(x), atol=1e-5, rtol=1e-5)
         with pytest.raises(ValueError, match="block_size"):
-            model(x, cache=cache)  # 20 cached + 20 new > 32
+            model(x[:, :13], caches)  # 20 cached + 13 new > 32
 
 
 # --- the whole model in Hugging Face ------------------------------------------------------------------
@@ -337,7 +338,7 @@ def test_offline_llama_loading_falls_back_fast(monkeypatch, capsys):
 # --- the modern presets on the command line -----------------------------------------------------------
 
 def test_the_modern_presets_are_the_ladders_last_rung_and_run_from_the_command(tmp_path, capsys):
-    from lmutils.course.cli import train_main
+    from lmutils.run import main as train_main
     from lmutils.course.ladder import rung_settings
     from lmutils.presets import MODERN_BLOCK, format_preset, get_preset
 

@@ -116,7 +116,8 @@ def test_lstm_states_are_the_gate_equations():
 def test_params_round_trip_through_torch():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(3)
-    p = {"W_xh": torch.randn(6, 6, generator=g), "W_hh": torch.randn(6, 6, generator=g), "b_h": torch.randn(6, generator=g)}
+    p = {"W_xh": torch.randn(6, 6, generator=g), "W_hh": torch.randn(6, 6, generator=g),
+         "b_h": torch.randn(6, generator=g)}
     rnn = rnn_params_to_torch(p, nn.RNN(6, 6, num_layers=2, batch_first=True), layer=1)
     back = rnn_params_from_torch(rnn, layer=1)
     assert all(torch.equal(back[k], p[k]) for k in RNN_PARAMS)

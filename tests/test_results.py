@@ -85,7 +85,20 @@ def test_on_a_gpu_the_cpu_reference_is_not_compared(notebook_99, monkeypatch, ca
     monkeypatch.setenv("LMUTILS_RESULTS", "check")
     results.set_notebook("99", "cuda")
     results.record("val_loss/x", 1.3)
-    assert "GPU sizes" in capsys.readouterr().out
+    assert capsys.readouterr().out == ("val_loss/x = 1.3000 (trained at GPU sizes: the course's CPU reference "
+                                       "does not apply)\n")
+
+
+def test_on_apple_mps_the_cpu_sizes_ran_and_the_reference_is_shown_not_checked(notebook_99, monkeypatch, capsys):
+    """MPS runs the CPU sizes (lmutils.device.size_column), on a GPU's arithmetic: "trained at GPU sizes" is wrong."""
+    monkeypatch.setenv("LMUTILS_RESULTS", "check")
+    results.set_notebook("99", "mps")
+    assert results.record("val_loss/x", 1.53) == 1.53  # outside the CPU tolerance: no error
+    results.record("val_loss/new", 2.0)  # no reference yet: no error either
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["val_loss/x = 1.5300 (reference 1.5000 ± 0.01 on CPU; the CPU sizes ran on mps, whose sums "
+                   "differ a little from a CPU's)",
+                   "val_loss/new = 2.0000 (the CPU sizes ran on mps, whose sums differ a little from a CPU's)"]
 
 
 def test_compare_passes_within_tolerance_and_fails_outside(capsys):
@@ -120,6 +133,34 @@ def test_every_results_file_is_well_formed():
         for name, entry in json.loads(path.read_text()).items():
             assert {"value", "tol"} <= set(entry) <= {"value", "tol", *results.ABOUT}, (path.name, name)
             assert entry["tol"] >= 0, (path.name, name)
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_reference_printed_in_a_notebook_matches_its_results_file(path):
+    nb = nbformat.read(path, as_version=4)
+    assert results.stale_references(nb, path.name[:2]) == []
+
+
+def test_a_stale_printed_reference_is_found():
+    path = ROOT / "notebooks" / "02_gradient_descent_and_backprop.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert results.stale_references(nb, "02") == []
+    output = next(o for c in nb.cells for o in c.get("outputs", []) if results.PRINTED.search(o.get("text", "")))
+    m = results.PRINTED.search(output.text)
+    ref = results.load("02")[m["name"]]
+    printed = f"(reference {m['value']} ± {m['tol']} on CPU)"
+    for stale in (f"(reference {m['value']} ± {ref['tol'] / 100:.2g} on CPU)",            # an old tolerance
+                  f"(reference {ref['value'] + 0.01:.4f} ± {m['tol']} on CPU)"):          # an old value
+        output.text = output.text.replace(printed, stale)
+        problems = results.stale_references(nb, "02")
+        assert len(problems) == 1 and m["name"] in problems[0] and "re-execute" in problems[0], problems
+        output.text = output.text.replace(stale, printed)
+    assert results.stale_references(nb, "02") == []
+    gone = {k: v for k, v in results.load("02").items() if k != m["name"]}
+    assert "lacks" in results.stale_references(nb, "02", recorded=gone)[0]
 
 
 def _lesson(tmp_path, value: float, exact: str, picture: bool = False) -> Path:

@@ -26,7 +26,8 @@ def test_times_and_speeds_are_hidden_whatever_their_width():
 
 
 def test_results_are_never_hidden():
-    for a, b in [("val loss 1.8851", "val loss 1.8852"), ("600 steps", "700 steps"), ("perplexity 6.59", "perplexity 6.60"),
+    for a, b in [("val loss 1.8851", "val loss 1.8852"), ("600 steps", "700 steps"),
+                 ("perplexity 6.59", "perplexity 6.60"),
                  ("2 processes", "3 processes"), ("MFU n/a", "MFU 1.0%")]:
         assert sanitise(a) != sanitise(b)
 

@@ -59,3 +59,16 @@ def test_wheel_carries_every_folder_the_notebooks_read():
 
     cfg = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     assert cfg == {folder: f"lmutils/shipped/{kind}" for kind, folder in FOLDERS.items()}
+
+
+def test_ci_runs_the_notebooks_again_as_colab_does():
+    """CI's second pass: a wheel, installed by the notebooks' own setup cell (LMUTILS_INSTALL_SOURCE) into a fresh
+    environment, the notebooks in a folder of their own, on another numeric path."""
+    ci, script = (ROOT / ".ci" / "run").read_text(), (ROOT / ".ci" / "colab_like.sh").read_text()
+    assert ".ci/colab_like.sh" in ci and os.access(ROOT / ".ci" / "colab_like.sh", os.X_OK)
+    for needed in ("pip wheel", "-m venv", "LMUTILS_INSTALL_SOURCE=", "IPYTHONDIR=", "import google.colab",
+                   "ATEN_CPU_CAPABILITY=default", "MKL_ENABLE_INSTRUCTIONS=SSE4_2", "OMP_NUM_THREADS=1", "-n 2"):
+        assert needed in script, needed
+    from lmutils.course import SETUP_CELL
+
+    assert 'os.environ.get("LMUTILS_INSTALL_SOURCE"' in SETUP_CELL

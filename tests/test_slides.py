@@ -14,12 +14,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from chromium import browser, is_blank, watch
 from lmutils import course
-from lmutils.course import slides
+from lmutils.course import notebook, slides
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 VIEW = {"width": 1280, "height": 720}
-LONG_CODE = "\n".join([f"x{i} = {i} * {i}  # line {i}" for i in range(course.MAX_CODE_LINES - 1)] + ["print(x0)"])
+LONG_CODE = "\n".join([f"x{i} = {i} * {i}  # line {i}" for i in range(notebook.MAX_CODE_LINES - 1)] + ["print(x0)"])
 
 
 def png(width_in, height_in) -> str:
@@ -42,13 +42,15 @@ def lesson(folder: Path) -> Path:
     nb = new_notebook()
     code = new_code_cell("def neuron(x, w, b):\n    return torch.sigmoid(x @ w + b)\n\nprint(neuron(x, w, b))",
                          execution_count=2, outputs=[new_output("stream", name="stdout", text="tensor([0.6106])\n")])
+    figure = {"image/png": png(16, 12), "text/plain": "<Figure size 1600x1200 with 1 Axes>"}
     picture = new_code_cell("plt.plot(x, y)\nplt.show()", execution_count=3,
-                            outputs=[new_output("display_data", data={"image/png": png(16, 12),
-                                                                      "text/plain": "<Figure size 1600x1200 with 1 Axes>"})])
+                            outputs=[new_output("display_data", data=figure)])
     nb.cells = [
-        new_markdown_cell(f"# 98 · A test lesson\n\n{course.badge('98_a_test_lesson.ipynb')}\n\n**Learning goals**\n- slides"),
+        new_markdown_cell(f"# 98 · A test lesson\n\n{course.badge('98_a_test_lesson.ipynb')}\n\n"
+                          "**Learning goals**\n- slides"),
         new_code_cell(course.SETUP_CELL, execution_count=1),
-        new_markdown_cell("## A neuron\nIt weighs its inputs $x_i$ by $w_i$:\n$$y = \\sigma\\Big(\\sum_i w_i x_i + b\\Big)$$"),
+        new_markdown_cell("## A neuron\nIt weighs its inputs $x_i$ by $w_i$:\n"
+                          "$$y = \\sigma\\Big(\\sum_i w_i x_i + b\\Big)$$"),
         code,
         new_markdown_cell("## A big picture\n![logo](https://example.org/logo.png)"),
         picture,

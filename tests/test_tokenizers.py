@@ -138,3 +138,18 @@ def test_cleaning_the_corpora():
     assert clean_text(tang) == tang  # nothing to clean, and ，。 stay full-width
     shakespeare = load_corpus("shakespeare")
     assert len(set(clean_text(shakespeare, lower=True))) == 65 - 26
+
+
+def test_every_tokenizer_checks_ids_the_same_way():
+    from lmutils.bpe import BPETokenizer
+    from lmutils.data import Tokenizer
+
+    toks = [CharTokenizer.from_text("abc"), WordTokenizer.from_text("a b c"), BPETokenizer([])]
+    for tok in toks:
+        assert isinstance(tok, Tokenizer) and len(tok) == tok.vocab_size
+        assert tok.decode(torch.tensor(tok.encode("a"))) == "a"
+        for bad in ([tok.vocab_size], [-1], [0.5]):
+            with pytest.raises(ValueError, match=rf"ids must be integers in \[0, {tok.vocab_size}\)"):
+                tok.decode(bad)
+    assert [repr(t) for t in toks] == ["CharTokenizer(vocab_size=3, unk=None)", "WordTokenizer(vocab_size=4, unk=None)",
+                                       "BPETokenizer(vocab_size=256)"]

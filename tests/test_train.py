@@ -11,6 +11,7 @@ import torch
 from lmutils import train
 from lmutils.checkpoint import load_checkpoint
 from lmutils.models import LSTMConfig, LSTMLM
+from lmutils.progress import Printer
 from lmutils.train import (TrainConfig, TrainingOutOfMemory, evaluate, fit, lm_loss, lr_at, make_optimizer,
                            out_of_memory_message)
 
@@ -80,7 +81,7 @@ def test_float32_checkpoint_resumes_in_float16(tiny_ids, tiny_gpt, quick, train_
     path = str(tmp_path / "run.pt")
     train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=20, checkpoint=path))
     history = train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=30, dtype="float16", checkpoint=path),
-                            quiet=False)
+                            report=None)
     assert history.steps[-1] == 30 and "scale" in load_checkpoint(path)["scaler"]  # a scaler that is on
     out = capsys.readouterr().out
     assert "trained without float16's gradient scaler: starting a fresh one" in out
@@ -134,7 +135,7 @@ def test_resume_past_max_iters_ends_at_once(tiny_ids, tiny_gpt, quick, train_qui
     path = str(tmp_path / "run.pt")
     train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=40, checkpoint=path))
     monkeypatch.setattr(train, "train_step", lambda *a: pytest.fail("trained on past max_iters"))
-    history = train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=20, checkpoint=path), quiet=False)
+    history = train_quietly(tiny_gpt(), tiny_ids, quick(max_iters=20, checkpoint=path), report=None)
     assert history.steps[-1] == 40 and load_checkpoint(path)["step"] == 40  # the checkpoint is left as it was
     out = capsys.readouterr().out
     assert "nothing to train: the checkpoint is at step 40, past max_iters=20" in out
@@ -164,12 +165,12 @@ def test_compile_path(tiny_ids, tiny_gpt, quick, train_quietly, tmp_path, monkey
 
 def test_speed_in_evaluation_lines(tiny_ids, tiny_gpt, quick, capsys):
     cfg = quick(max_iters=20, eval_interval=10)
-    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu", progress=False, speed=True)
+    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu", report=Printer(speed=True))
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"step +0 \| train loss [\d.]+ \| val loss [\d.]+", lines[0])  # no speed before training
     assert re.fullmatch(r"step +10 \| train loss [\d.]+ \| val loss [\d.]+ \| [\d,]+ tokens/s \| MFU n/a", lines[1])
     assert re.fullmatch(r"trained 20 steps in [\d.]+ s \([\d,]+ tokens/s, MFU n/a\)", lines[-1])
-    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu", progress=False)
+    fit(tiny_gpt(), tiny_ids, tiny_ids, cfg, device="cpu")
     assert "MFU" not in capsys.readouterr().out  # other notebooks' output stays as it was
 
 
@@ -185,3 +186,50 @@ def test_out_of_memory_says_what_to_lower(tiny_ids, tiny_gpt, quick, train_quiet
     monkeypatch.setattr(model, "forward", lambda *a: (_ for _ in ()).throw(RuntimeError("shapes do not match")))
     with pytest.raises(RuntimeError, match="shapes do not match"):  # other errors pass through unchanged
         train_quietly(model, tiny_ids, quick(max_iters=5))
+
+
+def test_reporters_see_every_moment_of_a_run(tiny_ids, tiny_gpt, quick, tmp_path, capsys):
+    from lmutils.progress import Reporter
+
+    class Log(Reporter):
+        def __init__(self):
+            self.calls = []
+
+        def start(self, history, step, max_iters):
+            self.calls.append(("start", step, max_iters))
+
+        def logged(self, step, loss, figures):
+            self.calls.append(("logged", step))
+
+        def evaluated(self, step, train_loss, val_loss, speed):
+            self.calls.append(("evaluated", step, speed is None))
+
+        def say(self, text):
+            self.calls.append(("say", text.split(":")[0]))
+
+        def end(self, history, steps):
+            self.calls.append(("end", steps))
+
+        def close(self):
+            self.calls.append(("close",))
+
+    path = str(tmp_path / "run.pt")
+    log, printed = Log(), Printer()
+    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=20, eval_interval=10, checkpoint=path), device="cpu",
+        report=[log, printed])
+    assert log.calls == [("start", 0, 20), ("evaluated", 0, True), ("logged", 10), ("evaluated", 10, False),
+                         ("logged", 20), ("evaluated", 20, False), ("end", 20), ("close",)]
+    assert re.search(r"trained 20 steps in [\d.]+ s", capsys.readouterr().out)
+    log.calls = []  # resumed with more steps: the summary counts this run's steps and all of them
+    fit(tiny_gpt(), tiny_ids, tiny_ids, quick(max_iters=30, eval_interval=10, checkpoint=path), device="cpu",
+        report=[log, Printer()])
+    assert log.calls[0] == ("say", "resumed from " + path + " at step 20")
+    assert log.calls[-2:] == [("end", 10), ("close",)]
+    assert re.search(r"trained 10 steps in this run \(30 in all\) in [\d.]+ s", capsys.readouterr().out)
+    log.calls = []  # an error: closed, but no summary
+    model = tiny_gpt()
+    model.forward = lambda *a: (_ for _ in ()).throw(RuntimeError("shapes do not match"))
+    with pytest.raises(RuntimeError):
+        fit(model, tiny_ids, tiny_ids, quick(max_iters=5), device="cpu", report=[log, Printer()])
+    assert ("close",) in log.calls and not any(c[0] == "end" for c in log.calls)
+    assert "trained" not in capsys.readouterr().out

@@ -1,5 +1,5 @@
-"""The training command (python -m lmutils.train), its presets, the benchmark, MFU, and data-parallel
-training with torchrun on CPU processes (gloo)."""
+"""The training command (python -m lmutils.run, alias python -m lmutils.train), its presets, the benchmark, MFU,
+and data-parallel training with torchrun on CPU processes (gloo). Its checks before training: tests/test_run.py."""
 
 import os
 import re
@@ -12,11 +12,11 @@ import torch
 
 from lmutils import presets, train
 from lmutils.checkpoint import load_checkpoint, load_model, save_checkpoint
-from lmutils.course.cli import bench_main, train_main as main
 from lmutils.distributed import split_batch
 from lmutils.models import GPT, GPTConfig
+from lmutils.run import bench_main, main, split_settings
 from lmutils.speed import format_speed, gpu_peak_flops, mfu, peak_flops
-from lmutils.train import History, lr_at, split_settings
+from lmutils.train import History, lr_at
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "shakespeare-char-cpu", "--device", "cpu", "--n-layer", "1", "--n-head", "2", "--n-embd", "32",
@@ -54,14 +54,6 @@ def test_cpu_preset_and_device_variants():
     for name in presets.PRESETS:  # every preset builds a valid model and training config
         corpus, model_kw, cfg = split_settings(presets.get_preset(name))
         assert corpus == "shakespeare" and cfg.block_size == model_kw["block_size"]
-
-
-def test_preset_for_each_device(monkeypatch):
-    assert presets.preset_for("cpu") == presets.preset_for("mps") == "shakespeare-char-cpu"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert presets.preset_for("cuda") == "shakespeare-char-ampere"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert presets.preset_for("cuda") == "shakespeare-char-t4"
 
 
 def test_unknown_preset_or_setting_lists_the_known_ones():
@@ -176,7 +168,7 @@ def test_command_errors_are_clear(tmp_path, capsys):
     other = tmp_path / "other.pt"  # a checkpoint of another shape at the path the run would resume from
     save_checkpoint(other, GPT(GPTConfig(vocab_size=65, block_size=32, n_layer=1, n_head=2, n_embd=64)))
     assert main(TINY + ["--max-iters", "5", "--checkpoint", str(other)]) == 1
-    assert "n_embd=64 (this model: 32)" in capsys.readouterr().err
+    assert "holds another model: --n-embd 64 (this run: 32)" in capsys.readouterr().err
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(other.read_bytes()[:500])
     assert main(TINY + ["--max-iters", "5", "--checkpoint", str(truncated)]) == 1

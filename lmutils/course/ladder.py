@@ -33,7 +33,8 @@ from ..data import data_dir, encode_corpus, get_batch
 from ..models import GPT, GPTConfig, num_params
 from ..ngram import baselines
 from ..presets import MODERN_CPU_TRAINING, get_preset
-from ..train import evaluate, fit, lr_at, make_optimizer, split_settings, train_step
+from ..run import split_settings
+from ..train import evaluate, fit, lr_at, make_optimizer, train_step
 
 BASE = "shakespeare-char-cpu"
 RUNGS = [  # (name, what it adds to the rung before); "MLP" stands for whichever MLP measured better
@@ -76,7 +77,7 @@ def train(settings: dict, data) -> dict:
     """Train one run; its figures (validation loss over the whole split, the estimates along the way)."""
     tok, train_ids, val_ids = data
     model, cfg = build(settings, tok.vocab_size)
-    history = fit(model, train_ids, val_ids, cfg, device="cpu", progress=False, quiet=True)
+    history = fit(model, train_ids, val_ids, cfg, device="cpu")
     return dict(params=num_params(model), steps=cfg.max_iters, seconds=history.seconds,
                 flops_per_token=history.flops_per_token, eval_steps=history.eval_steps, eval_val=history.eval_val,
                 val_loss=evaluate(model, val_ids, cfg.block_size))

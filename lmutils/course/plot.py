@@ -4,6 +4,8 @@ import math
 
 import matplotlib.pyplot as plt
 
+from ..progress import Reporter
+
 COLORS = {"train": "#1f77b4", "val": "#d62728", "baseline": "#7f7f7f"}
 
 
@@ -24,10 +26,30 @@ def use_course_style() -> None:
     })
 
 
-class LivePlot:
-    """A loss curve that redraws in place while training runs (in a notebook), and stays as a static
-    picture afterwards. Outside a notebook it draws nothing.
+class Plotting(Reporter):
+    """fit()'s reporter calls as updates of a plot: the training loss at each log, the validation estimate at
+    each evaluation (and, for a resumed run, the losses so far); close() is the plot's own."""
 
+    def start(self, history, step, max_iters):
+        for s, t in zip(history.steps, history.train_loss):
+            self.update(s, train=t)
+        for s, v in zip(history.eval_steps, history.eval_val):
+            self.update(s, val=v)
+
+    def logged(self, step, loss, figures):
+        self.update(step, train=loss)
+
+    def evaluated(self, step, train_loss, val_loss, speed):
+        self.update(step, val=val_loss, force=True)
+
+
+class LivePlot(Plotting):
+    """A loss curve that redraws in place while training runs (in a notebook), and stays as a static
+    picture afterwards. Outside a notebook it draws nothing. A reporter for fit (lmutils.progress):
+
+        fit(model, train_ids, val_ids, cfg, report=[ProgressBar("char-RNN"), LivePlot("char-RNN")])
+
+    or by hand:
         live = LivePlot(title="char-RNN")
         live.update(step, train=loss)           # as often as you like
         live.update(step, val=val_loss)
@@ -78,7 +100,7 @@ class LivePlot:
             ax.legend(loc="upper right")
 
     def series_of(self, model: str) -> "_Series":
-        """A view of this plot for one of several models trained in turn: fit(..., plot=live.series_of("LSTM"))
+        """A view of this plot for one of several models trained in turn: fit(..., report=live.series_of("LSTM"))
         draws "LSTM train" and "LSTM val"; call live.close() after the last one."""
         return _Series(self, model)
 
@@ -91,7 +113,7 @@ class LivePlot:
             self.handle = None
 
 
-class _Series:
+class _Series(Plotting):
     def __init__(self, live: LivePlot, model: str):
         self.live, self.model = live, model
 
@@ -165,7 +187,8 @@ def draw_neuron(ax, weights=("w_1", "w_2", "w_3"), bias="b", f="f"):
 
 
 def draw_graph(root, ax=None, grads: bool = True):
-    """Draw the computational graph of an autograd Value (lmutils.engine, or any class with data, grad, label, _op, _prev
+    """Draw the computational graph of an autograd Value (lmutils.engine, or any class with data, grad, label, _op,
+    _prev
     and topological_order()): one box per
     Value with its label (or operation), its data and, if grads, its grad; arrows go from inputs to outputs.
     Columns are depths: leaves on the left, the root on the right."""
@@ -247,7 +270,8 @@ def draw_unrolled(ax, steps: int = 4, lstm: bool = False, grads=None):
     from matplotlib.patches import FancyBboxPatch
 
     def node(x, y, text, color):
-        ax.add_patch(FancyBboxPatch((x - 0.42, y - 0.3), 0.84, 0.6, boxstyle="round,pad=0.05", fc=color, ec="k", lw=1.5))
+        ax.add_patch(FancyBboxPatch((x - 0.42, y - 0.3), 0.84, 0.6, boxstyle="round,pad=0.05", fc=color, ec="k",
+                                    lw=1.5))
         ax.text(x, y, text, ha="center", va="center", fontsize=16)
 
     def arrow(a, b, label="", color="k", lw=1.8, side=0.12, style="-|>"):

@@ -12,7 +12,6 @@ with the machine and the command, so that the notebook plots what was measured a
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -21,11 +20,14 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoint import atomic_file
 from ..data import data_dir, encode_corpus
 from ..models import GPT, GPTConfig, LSTMConfig, LSTMLM, num_params
 from ..ngram import baselines
+from ..progress import Reporter
 from ..presets import get_preset
-from ..train import TrainConfig, evaluate, fit, split_settings
+from ..run import split_settings
+from ..train import TrainConfig, evaluate, fit
 
 LSTM_TRAIN = dict(batch_size=64, block_size=64, learning_rate=1e-2, min_lr=1e-3, warmup_iters=50,
                   eval_iters=20, grad_clip=1.0, dtype="float32")
@@ -58,7 +60,7 @@ def race(seeds=(0, 1, 2), tiny: bool = False, say=print) -> dict:
             model, cfg = build(name, tok.vocab_size, tiny_steps if tiny else steps, seed)
             if tiny:
                 cfg = replace(cfg, eval_iters=2)
-            history = fit(model, train_ids, val_ids, cfg, device="cpu", progress=False, quiet=True)
+            history = fit(model, train_ids, val_ids, cfg, device="cpu", report=Reporter())
             val = evaluate(model, val_ids, cfg.block_size)
             say(f"{name:4} seed {seed}: {num_params(model):,} params, {cfg.max_iters} steps in "
                 f"{history.seconds:.1f} s ({history.tokens_per_s:,.0f} tokens/s), whole-split val {val:.4f}")
@@ -84,10 +86,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     result = race(args.seeds, args.tiny)
     args.out = args.out or measured_path()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, args.out)
+    with atomic_file(args.out) as f:
+        f.write((json.dumps(result, indent=1) + "\n").encode())
     print(f"wrote {args.out}")
     return 0
 

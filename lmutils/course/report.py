@@ -1,4 +1,4 @@
-"""`python -m lmutils.bench --report`: measure the course on the GPU at hand, in one command (`make gpu-report`).
+"""`python -m lmutils.course.report`: measure the course on the GPU at hand, in one command (`make gpu-report`).
 
 In one run, within --budget-s seconds (what does not start in time is skipped, and the report says so):
   1. the preset that suits the GPU (preset_for), to the end: seconds of training until an evaluation first
@@ -25,20 +25,30 @@ from pathlib import Path
 
 import torch
 
-from . import execute, results
-from ..files import REPO
+from ..checkpoint import atomic_file
+from ..device import describe, pick_device
+from ..files import REPO, in_repository
+from ..presets import get_preset, preset_for
+from ..run import overrides_from, peak_memory, settings_parser, train_preset
+from ..train import TrainingOutOfMemory, evaluate
+from . import results
+from .notebook import execute
 
 NOTEBOOKS = ["04", "05", "06", "07", "08", "09"]
+# a clone's build/ and notebooks/; from an installed wheel (on Colab, say) the current folder's
+HERE = REPO if in_repository() else Path.cwd()
 TINY = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, max_iters=40, eval_interval=20,
             eval_iters=2, warmup_iters=4, compile=False)  # --tiny: the whole path in seconds on a CPU
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LABELS_ONLY = ("step_to_target", "steps_no_compile")  # figures for the markdown, not the results file
 
 
-def add_report_options(parser) -> None:
-    g = parser.add_argument_group("--report", "measure the course on this GPU (lmutils.course.report)")
-    g.add_argument("--report", action="store_true", help="the preset, without compile, and notebooks 04-09; "
-                   "writes gpu/ figures to notebook 08's results file and build/gpu-report.md")
+def report_parser():
+    """The training command's options (the preset and its settings) and the report's own."""
+    parser = settings_parser("python -m lmutils.course.report", "Measure the course on this GPU: the preset, "
+                             "without torch.compile, and notebooks 04-09; writes gpu/ figures to notebook 08's "
+                             "results file and build/gpu-report.md.")
+    g = parser.add_argument_group("the report")
     g.add_argument("--budget-s", type=float, default=540, help="skip the parts that would start later (default 540)")
     g.add_argument("--target-loss", type=float, default=1.47, help="validation loss to time (default 1.47)")
     g.add_argument("--no-compile-steps", type=int, default=500, help="steps of the run without torch.compile")
@@ -47,9 +57,10 @@ def add_report_options(parser) -> None:
     g.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated numbers, or 'none'")
     g.add_argument("--results", type=Path, help="results file (default: notebook 08's; on a CPU "
                    "build/gpu-report.json)")
-    g.add_argument("--out", type=Path, default=REPO / "build" / "gpu-report.md", help="markdown report")
+    g.add_argument("--out", type=Path, default=HERE / "build" / "gpu-report.md", help="markdown report")
     g.add_argument("--allow-cpu", action="store_true", help="run on a CPU anyway (for testing)")
     g.add_argument("--tiny", action="store_true", help="a tiny model and run (with --allow-cpu, for testing)")
+    return parser
 
 
 def first_reaching(history, target: float):
@@ -62,10 +73,6 @@ def first_reaching(history, target: float):
 
 def run_preset(settings: dict, device, name: str, progress: bool, target: float) -> dict:
     """Train a preset to the end; its figures, keyed as in the results file (without 'gpu/')."""
-    from ..bench import peak_memory
-    from ..train import evaluate
-    from .cli import train_preset
-
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model, _, history, val_ids = train_preset(settings, device, progress=progress, title=name)
@@ -78,9 +85,9 @@ def run_preset(settings: dict, device, name: str, progress: bool, target: float)
 
 def run_notebook(number: str, device) -> tuple[float | None, str]:
     """(seconds, '') of a notebook run at the device's sizes, or (None, the error's last line)."""
-    found = sorted((REPO / "notebooks").glob(f"{number}_*.ipynb"))
+    found = sorted((HERE / "notebooks").glob(f"{number}_*.ipynb")) or sorted(HERE.glob(f"{number}_*.ipynb"))
     if not found:
-        return None, f"no notebook {number}"
+        return None, f"no notebook {number} in {HERE} or {HERE / 'notebooks'}"
     try:
         return execute(found[0], save=False, env={"LMUTILS_DEVICE": str(device)}), ""
     except Exception as err:  # noqa: BLE001 -- a failing notebook is reported, and the others still run
@@ -90,8 +97,6 @@ def run_notebook(number: str, device) -> tuple[float | None, str]:
 
 def guarded(run, *args) -> dict:
     """run(*args), or {} after printing why it failed (out of memory, say): the report goes on."""
-    from ..train import TrainingOutOfMemory
-
     try:
         return run(*args)
     except (ValueError, RuntimeError, TrainingOutOfMemory) as err:
@@ -104,8 +109,8 @@ def write_results(path: Path, figures: dict) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     data = {k: v for k, v in data.items() if not k.startswith("gpu/")}
     data |= {f"gpu/{k}": {"value": float(v), "tol": 0} for k, v in figures.items() if v is not None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n")
+    with atomic_file(path) as f:
+        f.write((json.dumps(dict(sorted(data.items())), indent=1) + "\n").encode())
 
 
 def fmt(value, spec: str, unit: str = "") -> str:
@@ -137,7 +142,7 @@ def markdown(device_name: str, name: str, figures: dict, notebooks: list, skippe
             (f"{args.modern_preset}: tokens/s", fmt(figures.get("modern/tokens_per_s"), ",.0f")),
             (f"{args.modern_preset}: MFU", fmt(figures.get("modern/mfu"), ".1%"))]
     lines = [f"# GPU report: {device_name}, {datetime.date.today().isoformat()}", "",
-             f"torch {torch.__version__}, `python -m lmutils.bench --report` (budget {args.budget_s:g} s)", "",
+             f"torch {torch.__version__}, `python -m lmutils.course.report` (budget {args.budget_s:g} s)", "",
              f"| preset {name} | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
              "| notebook | seconds |", "|---|---|"]
     lines += [f"| {nb} | {cell} |" for nb, cell in notebooks]
@@ -146,12 +151,9 @@ def markdown(device_name: str, name: str, figures: dict, notebooks: list, skippe
     return "\n".join(lines) + "\n"
 
 
-def report(args) -> int:
-    """python -m lmutils.bench --report (the options: add_report_options)."""
-    from ..device import describe, pick_device
-    from ..presets import get_preset, preset_for
-    from .cli import overrides_from
-
+def main(argv=None) -> int:
+    """python -m lmutils.course.report (the options: report_parser)."""
+    args = report_parser().parse_args(argv)
     try:
         device = pick_device(args.device)
         name = args.preset or preset_for(device)
@@ -169,7 +171,7 @@ def report(args) -> int:
         return 2
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else describe(device)
     path = args.results or (results.results_path("08") if device.type == "cuda" else
-                            REPO / "build" / "gpu-report.json")
+                            HERE / "build" / "gpu-report.json")
     numbers = [n.strip().zfill(2) for n in args.notebooks.split(",") if n.strip() and n.strip() != "none"]
     t0 = time.perf_counter()
     figures, notebooks, skipped = {}, [], []
@@ -211,3 +213,7 @@ def report(args) -> int:
     args.out.write_text(text)
     print("\n" + text + f"\nwritten: {path} (gpu/ metrics), {args.out}; {time.perf_counter() - t0:.0f} s in all")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

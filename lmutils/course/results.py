@@ -7,30 +7,36 @@ prints such a number through record(), which shows it beside the course's refere
     record("val_loss/rnn", rnn_loss)
     # val_loss/rnn = 1.8415 (reference 1.8415 ± 0.0300 on CPU)
 
-The references live in notebooks/results/<notebook>.json (inside the package in a wheel: lmutils.files) as {"metric": {"value": v, "tol": t}}, tol absolute,
-measured across CPUs by `python -m lmutils.course spread`. What happens depends on $LMUTILS_RESULTS:
+The references live in notebooks/results/<notebook>.json (inside the package in a wheel: lmutils.files) as
+{"metric": {"value": v, "tol": t}}, tol absolute, measured across CPUs by `python -m lmutils.course spread`.
+What happens depends on $LMUTILS_RESULTS:
   unset    (a student)         show the value and the reference; say so when it is outside the tolerance
   check    (the test suite)    raise when a value is outside its tolerance or has no reference
   record   (`make notebooks`)  write the value as the new reference, keeping the tolerance
 $LMUTILS_RESULTS_LOG=path appends every value as a JSON line (what `spread` reads).
 A trained model's loss can carry its size and training time, record("val_loss/rnn", loss, params=n,
 seconds=s): kept beside the reference for the scoreboard (the seconds of the reference run), never compared.
-On a GPU a notebook trains at other sizes: the CPU references do not apply and are not compared.
+On a CUDA GPU a notebook trains at other sizes: the CPU references do not apply and are not compared. On Apple MPS
+the CPU sizes run (lmutils.device.size_column), with a GPU's arithmetic: the value is shown beside the reference,
+not checked against it.
 """
 
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import torch
 
+from ..checkpoint import atomic_file
+from ..device import size_column
 from ..files import REPO, course_dir
 
 DEFAULT_TOL = 1e-6  # until `spread` measures one: a new metric must be measured before it can pass elsewhere
 
 _notebook = None     # "04", set by lmutils.course.start
-_on_cpu = True
+_device = "cpu"      # the device the notebook runs on: "cpu", "mps" or "cuda"
 
 
 class ResultOutsideTolerance(AssertionError):
@@ -38,8 +44,8 @@ class ResultOutsideTolerance(AssertionError):
 
 
 def set_notebook(number: str | None, device) -> None:
-    global _notebook, _on_cpu
-    _notebook, _on_cpu = number, torch.device(device).type == "cpu"
+    global _notebook, _device
+    _notebook, _device = number, torch.device(device).type
 
 
 def results_dir() -> Path:
@@ -64,9 +70,8 @@ def load(number: str) -> dict:
 
 
 def save(number: str, results: dict) -> None:
-    path = results_path(number)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+    with atomic_file(results_path(number)) as f:
+        f.write((json.dumps(dict(sorted(results.items())), indent=1) + "\n").encode())
 
 
 COUNTING = ("unigram", "bigram", "trigram", "5-gram")  # notebook 03's counting models: nothing trained
@@ -80,13 +85,19 @@ def record(name: str, value, fmt: str = ".4f", params: int | None = None, second
     mode = os.environ.get("LMUTILS_RESULTS", "")
     if os.environ.get("LMUTILS_RESULTS_LOG"):
         with open(os.environ["LMUTILS_RESULTS_LOG"], "a") as f:
-            f.write(json.dumps({"notebook": _notebook, "name": name, "value": value, "cpu": _on_cpu}) + "\n")
+            f.write(json.dumps({"notebook": _notebook, "name": name, "value": value, "cpu": _device == "cpu"}) + "\n")
     if _notebook is None:
         raise RuntimeError("record() needs the notebook's number: start the notebook with start(\"NN\")")
-    if not _on_cpu:
+    if size_column(_device) != "cpu":
         print(f"{name} = {value:{fmt}} (trained at GPU sizes: the course's CPU reference does not apply)")
         return value
     results = load(_notebook)
+    if _device != "cpu":  # Apple MPS: the CPU sizes with a GPU's arithmetic, shown beside the reference, not checked
+        ref = results.get(name)
+        against = f"reference {ref['value']:{fmt}} ± {ref['tol']:.2g} on CPU; " if ref else ""
+        print(f"{name} = {value:{fmt}} ({against}the CPU sizes ran on {_device}, "
+              "whose sums differ a little from a CPU's)")
+        return value
     if mode == "record":
         results[name] = {"value": value, "tol": results.get(name, {}).get("tol", DEFAULT_TOL)}
         about = {"params": params, "seconds": None if seconds is None else round(float(seconds), 1)}
@@ -106,6 +117,29 @@ def record(name: str, value, fmt: str = ".4f", params: int | None = None, second
         raise ResultOutsideTolerance(f"{name} = {value!r} is outside its reference {ref['value']!r} ± {ref['tol']!r} "
                                      f"({results_path(_notebook).name})")
     return value
+
+
+PRINTED = re.compile(r"(?P<name>\S+) = \S+ \(reference (?P<value>-?[\d.]+) ± (?P<tol>[\d.e+-]+) on CPU")
+
+
+def stale_references(nb, number: str, recorded: dict | None = None) -> list[str]:
+    """Every "(reference X ± t on CPU)" that record() printed into a notebook's saved outputs and that no longer
+    matches the notebook's results file (a value or tolerance changed since, or the metric is gone): the saved
+    outputs are then stale, and re-executing the notebook (`python -m lmutils.course execute`) renews them."""
+    recorded = load(number) if recorded is None else recorded
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            for m in PRINTED.finditer("".join(text)):
+                ref = recorded.get(m["name"])
+                decimals = len(m["value"].partition(".")[2])
+                if ref is None:
+                    problems.append(f"cell {i} prints a reference for {m['name']}, which the results file lacks")
+                elif (m["value"], m["tol"]) != (f"{ref['value']:.{decimals}f}", f"{ref['tol']:.2g}"):
+                    problems.append(f"cell {i} prints {m['name']}'s reference as {m['value']} ± {m['tol']}, the "
+                                    f"results file has {ref['value']:.{decimals}f} ± {ref['tol']:.2g}: re-execute it")
+    return problems
 
 
 def compare(ours, theirs, label: str, atol: float = 1e-5, rtol: float = 1e-5) -> None:

@@ -25,7 +25,8 @@ from ..data import data_dir, encode_corpus
 from ..models import GPT, GPTConfig, LSTMConfig, LSTMLM, num_params
 from ..ngram import baselines
 from ..presets import get_preset
-from ..train import TrainConfig, evaluate, fit, split_settings
+from ..run import split_settings
+from ..train import TrainConfig, evaluate, fit
 from .ladder import machine, write_json
 from .ladder import measured_path as ladder_path
 from .race import LSTM_TRAIN
@@ -95,7 +96,7 @@ def train(family: str, settings: dict, data) -> dict:
         torch.manual_seed(cfg.seed)
         model = GPT(GPTConfig(tok.vocab_size, **model_kw))
         per_token = model.flops_per_token(cfg.block_size)
-    history = fit(model, train_ids, val_ids, cfg, device="cpu", progress=False, quiet=True)
+    history = fit(model, train_ids, val_ids, cfg, device="cpu")
     return dict(params=num_params(model), steps=cfg.max_iters, seconds=history.seconds, flops_per_token=per_token,
                 flops=per_token * cfg.max_iters * cfg.tokens_per_step,
                 val_loss=evaluate(model, val_ids, cfg.block_size))

@@ -43,7 +43,7 @@ def read_assets() -> dict:
 def offline(nb, path: Path) -> None:
     """Prepare a notebook for the slides: slide types where missing, no Colab badge (a picture fetched from
     the web), and a link instead of any other picture on the web."""
-    from . import fix
+    from .notebook import fix
 
     fix(nb, path)
     for cell in nb.cells:

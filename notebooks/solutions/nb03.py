@@ -8,56 +8,61 @@ def perplexity_from_probs(p):
 
 
 def add_alpha(N, alpha):
-    V = N.shape[1]
-    return (N + alpha) / (N.sum(dim=1, keepdim=True) + alpha * V)
+    V = N.shape[-1]                                   # the next token is the last axis, whatever the order
+    return (N + alpha) / (N.sum(dim=-1, keepdim=True) + alpha * V)
 
 
-def make_windows(ids, T):
-    n = (len(ids) - 1) // T             # the last window's targets need one more id
-    x = ids[:n * T].view(n, T)
-    y = ids[1:n * T + 1].view(n, T)
-    return x, y
+def make_windows(ids, T, stride):
+    starts = torch.arange(0, len(ids) - T, stride)    # the last window's targets need one more id
+    positions = starts[:, None] + torch.arange(T)     # (n, T): the ids of each window
+    return ids[positions], ids[positions + 1]
 
 
 def per_token_mean(batch_means, batch_tokens):
     return (batch_means * batch_tokens).sum() / batch_tokens.sum()
 
 
+# found with the loop in the exercise: every order 1..8 × α in 0.001 … 3 on the validation half
+small_corpus = (3, 0.1)
+
 SOLUTIONS = {
     "perplexity_from_probs": perplexity_from_probs,
     "add_alpha": add_alpha,
     "make_windows": make_windows,
     "per_token_mean": per_token_mean,
-    "two_kinds_of_tokens": 4.0,         # exp(½ ln 2 + ½ ln 8) = exp(2 ln 2)
+    "small_corpus": small_corpus,
 }
 
-# typical wrong answers: (answer, what the first hint says[, what the third hint says])
+
+def _windows_of_c29(ids, T, stride):   # the cell above's by-hand windows: non-overlapping, whatever the stride
+    starts = torch.arange(0, len(ids) - T, T)
+    return torch.stack([ids[s:s + T] for s in starts]), torch.stack([ids[s + 1:s + T + 1] for s in starts])
+
+
+# (answer, what the first hint says[, what the third hint says])
 WRONG = {
     "perplexity_from_probs": [(lambda p: -torch.log(p).mean(), "negative log-likelihood"),
                               (lambda p: 1 / p.mean(), "averaging the probabilities"),
                               (lambda p: (1 / p).mean(), "per-token perplexities"),
                               (lambda p: torch.exp(-torch.log(p).sum()), "a sum grows"),
                               (lambda p: torch.exp(torch.log(p).mean()), "mean negative log-likelihood per token",
-                               "torch.exp(-torch.log(p).mean())")],
-    "add_alpha": [(lambda N, a: N / N.sum(1, keepdim=True), "NaN"),
-                  (lambda N, a: (N + a) / (N.sum(1, keepdim=True) + a), "how much must the row total grow",
-                   "alpha·V"),
-                  (lambda N, a: (N + a) / (N.sum(0, keepdim=True) + a * N.shape[0]), "columns sum to 1"),
-                  (lambda N, a: N / (N.sum(1, keepdim=True) + a * N.shape[1]), "must sum to 1"),
-                  (lambda N, a: (N + a).sum(1), "same shape as the counts")],
-    "make_windows": [(lambda ids, T: (ids[:(len(ids) - 1) // T * T].view(-1, T),) * 2, "y is the same as x"),
-                     (lambda ids, T: (ids[:len(ids) // T * T].view(-1, T), ids[1:len(ids) // T * T + 1]),
-                      "expect 4 windows of 4", "ids[1:n·T + 1]"),
-                     (lambda ids, T: (ids[1:(len(ids) - 1) // T * T + 1].view(-1, T),
-                                      ids[:(len(ids) - 1) // T * T].view(-1, T)), "swapped"),
-                     (lambda ids, T: (ids[:-1].unfold(0, T, 1), ids[1:].unfold(0, T, 1)), "expect 4 windows"),
-                     (lambda ids, T: ids[:-1].unfold(0, T, T), "two tensors"),
-                     (lambda ids, T: (ids[:-1].unfold(0, T, 1)[:(len(ids) - 1) // T],     # overlapping, cut
-                                      ids[1:].unfold(0, T, 1)[:(len(ids) - 1) // T]), "wrong ids", "starts at i·T")],
-    "per_token_mean": [(lambda m, n: m.mean(), "mean per batch", "weigh each batch"),
+                               "torch.exp(__(torch.log(p)).mean())")],
+    "add_alpha": [(lambda N, a: N / N.sum(-1, keepdim=True), "NaN"),
+                  (lambda N, a: (N + a) / (N.sum(-1, keepdim=True) + a), "must sum to 1",
+                   "(N + alpha) / (N.sum(__, keepdim=True) + __)"),
+                  (lambda N, a: (N + a) / (N.sum(0, keepdim=True) + a * N.shape[0]), "LAST axis"),
+                  (lambda N, a: (N.double() + a) / (N.sum(1, keepdim=True) + a * N.shape[1]), "must sum to 1"),  # c42
+                  (lambda N, a: (N + a).sum(-1), "same shape")],
+    "make_windows": [(lambda ids, T, s: (make_windows(ids, T, s)[0],) * 2, "y is the same"),
+                     (_windows_of_c29, "expect", "starts = torch.arange(0, len(ids) - __, stride)"),
+                     (lambda ids, T, s: tuple(reversed(make_windows(ids, T, s))), "swapped"),
+                     (lambda ids, T, s: make_windows(ids, T, s)[0], "two tensors"),
+                     (lambda ids, T, s: (make_windows(ids, T, s)[0].flip(1), make_windows(ids, T, s)[1].flip(1)),
+                      "the ids are not", "starts = torch.arange(0, len(ids) - __, stride)")],
+    "per_token_mean": [(lambda m, n: m.mean(), "mean per batch", "(batch_means * __).sum() / __"),
                        (lambda m, n: (m * n).sum(), "total loss"),
-                       (lambda m, n: m.sum() / n.sum(), "each batch's total", "mean × tokens"),
+                       (lambda m, n: m.sum() / n.sum(), "each batch's total", "(batch_means * __).sum() / __"),
                        (lambda m, n: (m * n).mean(), "each batch's total")],
-    "two_kinds_of_tokens": [(3.2, "1 / (mean probability)"), (5.0, "averages 2 and 8"), (1.386, "nats"),
-                            (2.0, "bits"), (0.25, "what is that mean here", "2 ln 2"), ("four", "one number")],
+    "small_corpus": [((5, 0.03), "a better choice exists"), ((8, 0.001), "a better choice exists"),
+                     ((3, 0.0), "alpha positive"), ("trigram", "two numbers")],
 }

@@ -12,21 +12,18 @@ def my_rnn_step(x_t, h_prev, W, b_h):
     return torch.tanh(torch.cat([h_prev, x_t], dim=1) @ W.T + b_h)
 
 
-def grad_to_previous(g, h_t, W_hh):
-    return (g * (1 - h_t ** 2)) @ W_hh  # back through tanh, then through h_{t-1} @ W_hh.T
-
-
-def rnn_lm_params(vocab_size, n_embd, n_hidden):
+def rnn_lm_params(vocab_size, n_embd, n_hidden, n_layer):
     embedding = vocab_size * n_embd
-    rnn = n_hidden * n_embd + n_hidden * n_hidden + 2 * n_hidden  # W_xh, W_hh, bias_ih and bias_hh
+    first = n_hidden * n_embd + n_hidden * n_hidden + 2 * n_hidden    # W_xh, W_hh, bias_ih and bias_hh
+    more = (n_layer - 1) * (n_hidden * n_hidden + n_hidden * n_hidden + 2 * n_hidden)  # their input is h
     head = n_hidden * vocab_size + vocab_size
-    return embedding + rnn + head
+    return embedding + first + more + head
 
 
 def clip(grads, max_norm):
     norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
-    scale = min(1.0, max_norm / norm.item())
-    return [g * scale for g in grads]
+    scale = min(1.0, max_norm / norm.item()) if norm > 0 else 1.0
+    return [g * scale for g in grads], norm
 
 
 def _accum_variant(mean=True, zero_each=False, ignore_accum=False):
@@ -57,6 +54,17 @@ def _accum_variant(mean=True, zero_each=False, ignore_accum=False):
 
 my_fit_accum = _accum_variant()
 
+# found by trying 1e-3, 1e-2, 1e-1, then in between: 1e-2 to 5e-2 pass, 2e-2 with the largest margin
+learning_rate = 2e-2
+
+SOLUTIONS = {
+    "rnn_step": my_rnn_step,
+    "rnn_lm_params": rnn_lm_params,
+    "clip": clip,
+    "fit_accum": my_fit_accum,
+    "learning_rate": learning_rate,
+}
+
 
 def _no_clip(model, ids, cfg):
     optimizer = make_optimizer(model, cfg, torch.device("cpu"))
@@ -72,52 +80,45 @@ def _no_clip(model, ids, cfg):
     return losses
 
 
-SOLUTIONS = {
-    "rnn_step": my_rnn_step,
-    "grad_to_previous": grad_to_previous,
-    "rnn_lm_params": rnn_lm_params,
-    "clip": clip,
-    "fit_accum": my_fit_accum,
-}
+def _norm(grads):
+    return torch.sqrt(sum((g ** 2).sum() for g in grads))
 
-# typical wrong answers: (answer, what the first hint says[, what the third hint says])
+
+# (answer, what the first hint says[, what the third hint says])
 WRONG = {
     "rnn_step": [
         (lambda x_t, h_prev, W, b_h: torch.cat([h_prev, x_t], 1) @ W.T + b_h, "nonlinearity"),             # no tanh
         (lambda x_t, h_prev, W, b_h: torch.sigmoid(torch.cat([h_prev, x_t], 1) @ W.T + b_h), "(-1, 1)"),   # sigmoid
         (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([h_prev, x_t], 1) @ W.T), "bias b_h is missing"),
         (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([x_t, h_prev], 1) @ W.T + b_h),                 # [x, h]
-         "which columns of W", "h_prev, x_t] in that order"),
+         "shape of each piece", "torch.cat([__, __], dim=1) @ __ + b_h"),
         (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([h_prev, x_t], 1) @ W + b_h),                   # no .T
-         "Write down the shapes", "multiply by W transposed"),
+         "Write down the shapes", "torch.cat([__, __], dim=1)"),
         (lambda x_t, h_prev, W, b_h: torch.tanh(torch.cat([h_prev, x_t], 0) @ W.T + b_h), "Write down the shapes"),
-        (lambda x_t, h_prev, W, b_h: torch.tanh(h_prev @ W[:, :4].T + b_h), "shape of each piece",        # no x_t
-         "torch.cat([h_prev, x_t], dim=1)"),
-    ],
-    "grad_to_previous": [
-        (lambda g, h_t, W_hh: (g * (1 - h_t ** 2)) @ W_hh.T, "check the transpose", "not W_hh.T"),
-        (lambda g, h_t, W_hh: g @ W_hh, "through the tanh"),                  # skipped tanh'
-        (lambda g, h_t, W_hh: (g * (1 - h_t)) @ W_hh, "not the derivative of tanh", "1 − h_t²"),
-        (lambda g, h_t, W_hh: g * (1 - h_t ** 2), "two steps back", "(g * (1 - h_t ** 2)) @ W_hh"),
     ],
     "rnn_lm_params": [
-        (lambda V, E, H: V * E + H * E + H * H + H + H * V + V, "two bias vectors"),  # one RNN bias only
-        (lambda V, E, H: H * E + H * H + 2 * H + H * V + V, "embedding table"),       # no embedding
-        (lambda V, E, H: V * E + H * E + H * H + 2 * H + H * V, "output layer has a bias"),
-        (lambda V, E, H: H * H, "list its layers", "embedding V·E"),
+        (lambda V, E, H, L: V * E + L * (H * E + H * H + H) + H * V + V, "two bias vectors"),   # one bias per layer
+        (lambda V, E, H, L: H * E + H * H + 2 * H + H * V + V, "embedding table"),              # no embedding
+        (lambda V, E, H, L: V * E + H * E + H * H + 2 * H + H * V, "output layer has a bias"),
+        (lambda V, E, H, L: V * E + L * (H * E + H * H + 2 * H) + H * V + V, "second layer's input"),
+        (lambda V, E, H, L: H * H, "list its layers", "(n_layer − 1)·(H·__ + H·H + 2H)"),
     ],
     "clip": [
-        (lambda grads, max_norm: [g * min(1.0, max_norm / g.norm().item()) for g in grads], "on its own"),
-        (lambda grads, max_norm: [g * max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)) for g in grads],
-         "must stay as they are"),
-        (lambda grads, max_norm: [g.mul_(min(1.0, max_norm / torch.sqrt(sum((h ** 2).sum() for h in grads)).item()))
-                                  for g in grads], "changed the gradients"),  # in place (the norm changes too)
-        (lambda grads, max_norm: grads, "which norm", "min(1, max_norm / norm)"),
+        (lambda grads, m: ([g * min(1.0, m / max(g.norm().item(), 1e-12)) for g in grads], _norm(grads)),
+         "on its own"),
+        (lambda grads, m: ([g * m / _norm(grads) for g in grads], _norm(grads)), "must stay as they are"),
+        (lambda grads, m: ([g.mul_(min(1.0, m / _norm(grads).item())) for g in grads], 1.0), "changed the gradients"),
+        (lambda grads, m: [g * min(1.0, m / _norm(grads).item()) for g in grads], "two things"),
+        (lambda grads, m: ([g * min(1.0, m / _norm(grads).item()) for g in grads], grads[0].norm()), "one tensor's"),
+        (lambda grads, m: (grads, _norm(grads)), "unchanged"),
+        (lambda grads, m: ([g * 0.5 for g in grads], _norm(grads)), "which norm", "scale = min(1, max_norm / __)"),
     ],
     "fit_accum": [
-        (_no_clip, "with grad_accum = 1", "lr_at(step, cfg)"),
-        (_accum_variant(ignore_accum=True), "first step's loss differs", "for each of the cfg.grad_accum"),
-        (_accum_variant(mean=False), "mean over its micro-batches", "divide each micro-batch's loss"),
-        (_accum_variant(zero_each=True), "weights drift", "zero the gradients once per optimizer step"),
+        (_no_clip, "with grad_accum = 1", "group[\"lr\"] = __"),
+        (_accum_variant(ignore_accum=True), "first step's loss differs", "for _ in range(__)"),
+        (_accum_variant(mean=False), "mean over its micro-batches", "loss = F.cross_entropy(…) / __"),
+        (_accum_variant(zero_each=True), "weights drift", "optimizer.zero_grad() goes __"),
     ],
+    "learning_rate": [(1e-3, "not below"), (3e-3, "not below"), (1.0, "not below"), (-0.01, "positive number"),
+                      ("fast", "positive number")],
 }

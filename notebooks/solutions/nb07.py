@@ -3,68 +3,82 @@
 import torch
 
 
-def gpt_params(vocab_size, block_size, n_layer, n_embd):
-    block = 12 * n_embd ** 2 + 2 * n_embd            # attention 4d², MLP 8d², two layer-norm gains
-    return vocab_size * n_embd + block_size * n_embd + n_layer * block + n_embd
+def gpt_params(vocab_size, block_size, n_layer, n_embd, bias):
+    C = n_embd
+    block = 12 * C ** 2 + 2 * C                        # attention 4C², MLP 8C², two layer-norm gains
+    if bias:
+        block += (3 * C + C + 4 * C + C) + 2 * C        # the four Linear layers' biases, the two norms' shifts
+    final = 2 * C if bias else C                       # ln_f; the head is tied to tok_emb, without a bias
+    return vocab_size * C + block_size * C + n_layer * block + final
 
 
-def block_forward(b, x):
-    x = x + b.attn(b.ln1(x))
-    return x + b.mlp(b.ln2(x))
+def post_norm_block(b, x):
+    x = b.ln1(x + b.attn(x))                           # normalise after the addition
+    return b.ln2(x + b.mlp(x))
 
 
 def top_k_probs(logits, k):
-    kth = torch.topk(logits, k).values[-1]
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]   # each row's k-th largest logit
     return logits.masked_fill(logits < kth, float("-inf")).softmax(-1)
 
 
 def top_p_probs(logits, p):
-    probs, order = logits.softmax(-1).sort(descending=True)
-    before = probs.cumsum(-1) - probs                  # mass of the more likely tokens
-    probs[before >= p] = 0.0                           # already reached p without this token
+    probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
+    before = probs.cumsum(-1) - probs                  # mass of the more likely tokens, row by row
+    probs = probs.masked_fill(before >= p, 0.0)        # already reached p without this token
     kept = torch.zeros_like(probs).scatter(-1, order, probs)
-    return kept / kept.sum()
+    return kept / kept.sum(-1, keepdim=True)
 
 
-SOLUTIONS = {"gpt_params": gpt_params, "block_forward": block_forward, "top_k": top_k_probs, "top_p": top_p_probs}
+# found by measuring evaluate(model, val_ids[:20_000], c) for c = 8, 16, 32, 64, 128, then between 32 and 64
+context_length = 48
+
+SOLUTIONS = {"gpt_params": gpt_params, "post_norm_block": post_norm_block, "top_k": top_k_probs,
+             "top_p": top_p_probs, "context_length": context_length}
 
 
-def _post_norm(b, x):
-    x = b.ln1(x + b.attn(x))
-    return b.ln2(x + b.mlp(x))
+def _pre_norm(b, x):                                   # the GPT's block: the cell above, renamed
+    x = x + b.attn(b.ln1(x))
+    return x + b.mlp(b.ln2(x))
 
 
 def _top_p_without_the_crossing_token(logits, p):
-    probs, order = logits.softmax(-1).sort(descending=True)
-    probs[1:][probs.cumsum(-1)[1:] > p] = 0.0
+    probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
+    drop = probs.cumsum(-1) > p                        # drops the token that crosses p
+    drop[..., 0] = False
+    probs = probs.masked_fill(drop, 0.0)
     kept = torch.zeros_like(probs).scatter(-1, order, probs)
-    return kept / kept.sum()
+    return kept / kept.sum(-1, keepdim=True)
 
 
-# typical wrong answers: (answer, what the first hint says[, what the third hint says])
+# (answer, what the first hint says[, what the third hint says])
 WRONG = {
     "gpt_params": [
-        (lambda V, T, L, C: gpt_params(V, T, L, C) + V * C, "one matrix too many", "weight tying"),  # untied head
-        (lambda V, T, L, C: gpt_params(V, T, L, C) - T * C, "position embeddings"),
-        (lambda V, T, L, C: gpt_params(V, T, L, C) - (2 * L + 1) * C, "layer norms"),
-        (lambda V, T, L, C: V * C + T * C + L * 4 * C * C, "List the model's parts", "the head is tied"),
+        (lambda V, T, L, C, bias: gpt_params(V, T, L, C, bias) + V * C, "one matrix too many"),     # untied head
+        (lambda V, T, L, C, bias: gpt_params(V, T, L, C, bias) - T * C, "position embeddings"),
+        (lambda V, T, L, C, bias: gpt_params(V, T, L, C, False) - (2 * L + 1) * C, "layer norms"),
+        (lambda V, T, L, C, bias: gpt_params(V, T, L, C, False), "bias"),
+        (lambda V, T, L, C, bias: V * C + T * C + L * 4 * C * C, "List the model's parts", "n_layer·(12·C² + __·C"),
     ],
-    "block_forward": [
-        (_post_norm, "post-norm", "never normalised"),
-        (lambda b, x: b.mlp(b.ln2(b.attn(b.ln1(x)))), "residual connections"),                 # no residuals
-        (lambda b, x: (lambda h: h + b.mlp(b.ln1(h)))(x + b.attn(b.ln1(x))), "b.ln2"),     # ln1 twice
-        (lambda b, x: x + b.attn(b.ln1(x)), "in order", "x = x + b.attn(b.ln1(x))"),         # no MLP
+    "post_norm_block": [
+        (_pre_norm, "pre-norm block"),
+        (lambda b, x: (lambda h: b.ln1(h + b.mlp(h)))(b.ln2(x + b.attn(x))), "swapped"),
+        (lambda b, x: b.ln2(b.mlp(b.ln1(b.attn(x)))), "residual connections"),
+        (lambda b, x: b.ln1(x + b.attn(x)), "in order", "x = b.ln1(x + __)"),
     ],
     "top_k": [
-        (lambda logits, k: logits.softmax(-1) * (logits >= torch.topk(logits, k).values[-1]), "sum to 1",
-         "-inf"),                                                                            # not renormalised
-        (lambda logits, k: logits.masked_fill(logits > torch.topk(logits, k, largest=False).values[-1],
-                                              float("-inf")).softmax(-1), "LARGEST", "torch.topk"),  # k smallest
-        (lambda logits, k: logits.masked_fill(logits <= torch.topk(logits, k).values[-1], float("-inf")).softmax(-1),
-         "keep exactly the 3 largest"),
+        (lambda logits, k: logits.softmax(-1) * (logits >= torch.topk(logits, k, -1).values[..., -1:]), "sum to 1"),
+        (lambda logits, k: logits.masked_fill(logits > torch.topk(logits, k, -1, largest=False).values[..., -1:],
+                                              float("-inf")).softmax(-1), "LARGEST", "torch.topk(logits, k, dim=__)"),
+        (lambda logits, k: logits.masked_fill(logits < torch.topk(logits.flatten(), k).values[-1],
+                                              float("-inf")).softmax(-1), "sum to 1"),
+        (lambda logits, k: logits.softmax(-1).topk(k).values, "shape of the logits"),
     ],
     "top_p": [
-        (_top_p_without_the_crossing_token, "one token too few", "cumsum − itself"),
-        (lambda logits, p: top_p_probs(logits, p) * 0.9, "sum to 1"),                          # not normalised
+        (_top_p_without_the_crossing_token, "one token too few", "before = probs.cumsum(-1) - __"),
+        (lambda logits, p: top_p_probs(logits, p) * 0.9, "sum to 1"),
+        (lambda logits, p: logits.softmax(-1), "nucleus"),
     ],
+    "context_length": [(8, "longer"), (128, "look for a shorter window"), (16, "longer"), (0, "whole number"),
+                       (40.5, "whole number")],
 }

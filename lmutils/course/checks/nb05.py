@@ -1,174 +1,236 @@
 """Checkers for notebook 05 (LSTM)."""
 
+import functools
 import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from . import attempt, checker, close, correct, forbid, hint, placeholder, seeded, unanswered
-from ...recurrent import lstm_forward, lstm_params_from_torch
-from .nb04 import _count
+from ...recurrent import lstm_forward
+from ..i18n import _
+from . import attempt, call, checker, close, correct, forbid, hint, integer, number, placeholder, rng, seeded, \
+    unanswered, uniform
+from . import show_solution  # noqa: F401  the notebooks call check.show_solution("nbNN.exercise")
+
+GRU_OPS = ("gru",)      # nn.GRU, nn.GRUCell, torch.gru_cell, torch._VF.gru, the fused kernels
+LSTM_OPS = ("lstm",)
 
 
-def _case(seed=7, B=3, n_in=4, n_hidden=5):
-    g = torch.Generator().manual_seed(seed)
-    with seeded(seed):
-        torch_lstm = nn.LSTM(n_in, n_hidden)
+def _randomise(module):
     with torch.no_grad():
-        for w in torch_lstm.parameters():
-            w.copy_(torch.randn(w.shape, generator=g))
-    p = {k: v.detach() for k, v in lstm_params_from_torch(torch_lstm).items()}
-    return (torch.randn(B, n_in, generator=g), torch.randn(B, n_hidden, generator=g),
-            torch.randn(B, n_hidden, generator=g), p)
+        for w in module.parameters():
+            w.copy_(torch.randn(w.shape, generator=rng()))
+    return module
 
 
-def _tensors(fn, args, n, message):
-    """The student's answer as n tensors, or (None, feedback)."""
-    got, err = attempt(fn, *args)
-    if err is not None:
-        return None, err
-    if not isinstance(got, (tuple, list)) or len(got) != n or not all(torch.is_tensor(v) for v in got):
-        return None, hint(message)
-    return got, None
-
-
-def _step(x_t, h, C, W, b, order="fico", hx=True, h_tanh=True, c_act=torch.tanh):
-    """One LSTM step with the stacked W (4n, n + n_in); order: which gate each block of rows feeds."""
-    z = (torch.cat([h, x_t], 1) if hx else torch.cat([x_t, h], 1)) @ W.T + b
-    gates = dict(zip(order, z.chunk(4, dim=1)))
-    f, i, C_tilde, o = torch.sigmoid(gates["f"]), torch.sigmoid(gates["i"]), c_act(gates["c"]), torch.sigmoid(gates["o"])
-    C = f * C + i * C_tilde
-    return o * (torch.tanh(C) if h_tanh else C), C
+def _gru_variant(x, h, W_ih, W_hh, b_ih, b_hh, order="rzn", reset_inside=True, swap_z=False, hh_bias=True):
+    """One GRU step in PyTorch's layout, or one of the typical slips."""
+    gi = dict(zip(order, (x @ W_ih.T + b_ih).chunk(3, 1)))
+    gh = dict(zip(order, (h @ W_hh.T + (b_hh if hh_bias else 0)).chunk(3, 1)))
+    r, z = torch.sigmoid(gi["r"] + gh["r"]), torch.sigmoid(gi["z"] + gh["z"])
+    if reset_inside:
+        n = torch.tanh(gi["n"] + r * gh["n"])
+    else:
+        n = torch.tanh(gi["n"] + r * (h @ W_hh.T).chunk(3, 1)[order.index("n")] + b_hh.chunk(3)[order.index("n")])
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
 
 
 @checker
-def lstm_step(fn):
-    """lstm_step(x_t, h, C, W, b) = (h_t, C_t), with ONE matrix W = [W_f; W_i; W_C; W_o] (4·n_hidden,
-    n_hidden + n_in) acting on [h_{t-1}, x_t] and b = [b_f; b_i; b_c; b_o]."""
-    x_t, h, C, p = _case()
-    W = torch.cat([torch.cat([p[f"W_h{g}"], p[f"W_x{g}"]], 1) for g in "fico"])
-    b = torch.cat([p[f"b_{g}"] for g in "fico"])
-    with forbid(fn, "lmutils.recurrent.lstm_forward", "lmutils.recurrent.lstm_stack_forward", "torch.lstm_cell"):
-        got, bad = _tensors(fn, (x_t.clone(), h.clone(), C.clone(), W.clone(), b.clone()), 2,
-                            "lstm_step should return two tensors, the new (h, C).")
-    if bad is not None:
-        if "shape" in bad.message or "size" in bad.message:
-            return hint(f"{bad.message} Write down the shapes: [h, x_t] is (B, n_hidden + n_in), W is "
-                        "(4·n_hidden, n_hidden + n_in), b is (4·n_hidden,).",
-                        f"{bad.message} Concatenate [h, x_t] along dim 1, multiply by W transposed: (B, 4·n_hidden), "
-                        "then cut that in four along dim 1.")
-        return bad
-    h_new, C_new = got
-    if h_new.shape != h.shape or C_new.shape != C.shape:
-        return hint(f"h and C keep their shape (B, n_hidden) = {tuple(h.shape)}; got {tuple(h_new.shape)} and "
-                    f"{tuple(C_new.shape)}.",
-                    f"h and C keep their shape (B, n_hidden) = {tuple(h.shape)}; got {tuple(h_new.shape)} and "
-                    f"{tuple(C_new.shape)}. W produces all four gates at once: cut its output in four.")
-    want_h, want_C = lstm_forward(x_t[:, None], h, C, **p)[:2]
-    if close(h_new, want_h[:, 0]) and close(C_new, want_C[:, 0]):
-        return correct("one matrix for the four gates: what nn.LSTM's weight_ih and weight_hh are, side by side.")
-    if close(C_new, want_C[:, 0]):
-        if close(h_new, _step(x_t, h, C, W, b, h_tanh=False)[0]):
-            return hint("C is right; h is the output gate times a squashed cell state.")
-        return hint("C is right; check h.", "C is right; h = o ⊙ tanh(C), with o from the last block of rows.")
-    if close(h_new, _step(x_t, h, C, W, b, order="ifco")[0]):
-        return hint("the forget gate and the input gate are swapped: which one multiplies the old cell state?")
-    if any(close(h_new, _step(x_t, h, C, W, b, order=o)[0]) for o in ("icfo", "fioc", "ocif", "ifoc")):
-        return hint("the gates come from the wrong blocks of rows: in which order are they stacked in W?",
-                    "W = [W_f; W_i; W_C; W_o]: rows 0..n feed f, n..2n feed i, 2n..3n feed C̃, 3n..4n feed o.")
-    if close(h_new, _step(x_t, h, C, W, b, hx=False)[0]):
-        return hint("the order of the concatenation: which columns of W multiply h_{t-1}, which x_t?",
-                    "W acts on [h_{t-1}, x_t]: h comes first in the concatenation.")
-    if close(C_new, _step(x_t, h, C, W, b, c_act=torch.sigmoid)[1]):
-        return hint("the candidate C̃ uses a different nonlinearity from the gates: it can be negative.")
-    if torch.equal(h_new, h) and torch.equal(C_new, C):
-        return hint("you return the state you were given: compute the new one.")
-    return hint("compute all four pre-activations at once from [h, x_t], then cut them into f, i, C̃ and o.",
-                "z = [h, x_t] Wᵀ + b is (B, 4·n_hidden); z.chunk(4, dim=1) gives f, i, C̃, o before their "
-                "nonlinearities (σ, σ, tanh, σ); then C and h as in the equations.",
-                "z = torch.cat([h, x_t], 1) @ W.T + b; f, i, c, o = z.chunk(4, 1); C = σ(f)·C + σ(i)·tanh(c); "
-                "h = σ(o)·tanh(C).")
-
-
-@checker
-def forget_gate(fn):
-    """forget_gate(lstm) = (W_xf, W_hf, b_f) = rows n..2n of PyTorch's stacked weights, b_ih + b_hh."""
-    with seeded(0):
-        lstm = nn.LSTM(3, 4)
-    with forbid(fn, "lmutils.recurrent.lstm_params_from_torch"):
-        got, bad = _tensors(fn, (lstm,), 3, "forget_gate should return three tensors: (W_xf, W_hf, b_f).")
-    if bad is not None:
-        return bad
-    W_xf, W_hf, b_f = (v.detach() for v in got)
-    if W_xf.shape != (4, 3) or W_hf.shape != (4, 4) or b_f.shape != (4,):
-        return hint(f"for nn.LSTM(3, 4) the shapes are (4, 3), (4, 4) and (4,); got {tuple(W_xf.shape)}, "
-                    f"{tuple(W_hf.shape)}, {tuple(b_f.shape)}. Cut the stacked matrices along the rows.")
-    rows = {g: slice(k * 4, (k + 1) * 4) for k, g in enumerate("ifgo")}
-    ih, hh = lstm.weight_ih_l0.detach(), lstm.weight_hh_l0.detach()
-    b_ih, b_hh = lstm.bias_ih_l0.detach(), lstm.bias_hh_l0.detach()
-    for g, r in rows.items():
-        if torch.equal(W_xf, ih[r]) and torch.equal(W_hf, hh[r]):
-            if g != "f":
-                return hint("those are the weights of another gate: in which order does PyTorch stack its gates?",
-                            "PyTorch stacks its gates as i, f, g, o: the forget gate is the second block of rows.")
-            if close(b_f, b_ih[r] + b_hh[r]):
-                return correct("rows n to 2n of each stacked matrix, and both biases added.")
-            if torch.equal(b_f, b_ih[r]) or torch.equal(b_f, b_hh[r]):
-                return hint("the weights are right; PyTorch keeps two bias vectors, and the gate sees their sum.")
-            return hint("the weights are right; check the bias.")
-    return hint("W_xf and W_hf are not blocks of rows of weight_ih_l0 and weight_hh_l0: print their shapes.",
-                "cut weight_ih_l0 and weight_hh_l0 in four along the rows; PyTorch's order is i, f, g, o.",
-                "rows n..2n (n = hidden_size) of weight_ih_l0 and of weight_hh_l0, and bias_ih_l0 + bias_hh_l0 "
-                "over the same rows.")
-
-
-@checker
-def forget_bias(answer):
-    """b_f such that σ(b_f)^100 = 1/2: b_f = logit(0.5 ** (1/100)) ≈ 4.97."""
-    if unanswered(answer):
-        return placeholder()
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return hint(f"give a number, got {type(answer).__name__}.")
-    f = 0.5 ** (1 / 100)
-    want = math.log(f / (1 - f))
-    if abs(value - want) < 0.01:
-        return correct(f"f = σ({want:.2f}) = {f:.4f}; the largest initial b_f people use is far smaller, so a "
-                       "long memory has to be learned.")
-    if abs(value - f) < 0.01:
-        return hint("that is the forget gate's value f; the question asks for the bias b_f with σ(b_f) = f.")
-    if abs(value - math.log(f)) < 0.01 or abs(value + math.log(f)) < 0.01:
-        return hint("that is a log of f: the bias is what goes INTO the sigmoid. Invert σ.",
-                    "invert the sigmoid: if f = σ(b), then b = log(f / (1 − f)).")
-    if 0 < value < 50 and abs((1 / (1 + math.exp(-value))) ** 100 - 0.5) < 0.05:
-        return hint("close: give 2 decimals.")
-    return hint("what fraction of the cell state survives one step? And 100 steps?",
-                "after 100 steps the cell keeps f·f·…·f = f¹⁰⁰ of its value: solve f¹⁰⁰ = 1/2, then f = σ(b_f).",
-                "f = 0.5 ** (1 / 100), then b_f = log(f / (1 − f)).")
-
-
-@checker
-def lstm_params(fn):
-    """lstm_params(n_in, n_hidden) = 4 (n_hidden n_in + n_hidden² + 2 n_hidden)."""
-    for n_in, n_hidden in [(3, 4), (32, 128), (10, 1)]:
+def gru_step(fn):
+    """gru_step(x_t, h, W_ih, W_hh, b_ih, b_hh) = the new h of nn.GRU for one step, its weights stacked in
+    PyTorch's order r, z, n: W_ih (3·n_hidden, n_in), W_hh (3·n_hidden, n_hidden)."""
+    for B, n_in, H in [(integer(1, 4), integer(2, 6), integer(2, 6)) for _i in range(3)]:
         with seeded(0):
-            want = sum(w.numel() for w in nn.LSTM(n_in, n_hidden).parameters())
-        with forbid(fn, "torch.nn.LSTM", "torch.nn.LSTMCell", "lmutils.models.num_params", "lmutils.models.LSTMLM"):
-            got, bad = _count(fn, "lstm_params", n_in, n_hidden)
-        if bad is not None:
-            return bad
-        if got == want:
+            gru = _randomise(nn.GRU(n_in, H, batch_first=True))
+        x, h = torch.randn(B, n_in, generator=rng()), torch.randn(B, H, generator=rng())
+        W_ih, W_hh, b_ih, b_hh = (p.detach().clone() for p in (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0,
+                                                                 gru.bias_hh_l0))
+        with torch.no_grad():
+            want = gru(x[:, None], h[None])[0][:, 0]
+        with forbid(fn, ops=GRU_OPS):
+            got, err = attempt(fn, x.clone(), h.clone(), W_ih.clone(), W_hh.clone(), b_ih.clone(), b_hh.clone())
+        if err is not None:
+            return err
+        if not torch.is_tensor(got) or got.shape != h.shape:
+            return hint(_("gru_step returns the new hidden state, shape (B, n_hidden) = {want}; got {got}.",
+                          want=tuple(h.shape), got=tuple(got.shape) if torch.is_tensor(got) else type(got).__name__))
+        if close(got, want):
             continue
-        if got * 4 == want:
-            return hint("that is one gate's worth: the LSTM has four sets of weights (f, i, C̃, o).")
-        if got == want - 4 * n_hidden:
-            return hint("PyTorch keeps two bias vectors per gate.")
-        if got == want - 8 * n_hidden:
-            return hint("the biases are missing.")
-        return hint(f"for n_in = {n_in}, n_hidden = {n_hidden} nn.LSTM has a different count: list what one gate "
-                    "has, from the equations.",
-                    f"for n_in = {n_in}, n_hidden = {n_hidden} nn.LSTM has a different count: each of the four gates "
-                    "has an input matrix, a recurrent matrix and biases.",
-                    "4 gates × (n_hidden·n_in + n_hidden·n_hidden + 2·n_hidden).")
-    return correct("four gates, each with W_x (n_hidden × n_in), W_h (n_hidden × n_hidden) and two biases.")
+        args = (x, h, W_ih, W_hh, b_ih, b_hh)
+        if close(got, _gru_variant(*args, swap_z=True)):
+            return hint(_("z and 1 − z are swapped: in PyTorch's GRU, z is the share of the OLD state kept."))
+        if close(got, _gru_variant(*args, reset_inside=False)):
+            return hint(_("almost: in PyTorch's GRU the reset gate multiplies (W_hn h + b_hn), its bias included."))
+        if close(got, _gru_variant(*args, hh_bias=False)):
+            return hint(_("the hidden-to-hidden biases b_hh are missing: PyTorch adds both bias vectors."))
+        if any(close(got, _gru_variant(*args, order=o)) for o in ("zrn", "nrz", "rnz", "znr", "nzr")):
+            return hint(_("the gates come from the wrong blocks of rows: in which order does PyTorch stack them?"),
+                        _("PyTorch stacks the GRU's gates as r, z, n: rows 0..n of W_ih and W_hh feed r, then z, "
+                          "then n."))
+        return hint(_("write the GRU's equations as in the exercise, for a batch of row vectors: the input part "
+                      "x W_ihᵀ + b_ih and the hidden part h W_hhᵀ + b_hh, each cut in three (r, z, n)."),
+                    _("r and z are sigmoids of the sums of their input and hidden parts; n is the tanh of the input "
+                      "part plus r times the hidden part; the new h mixes n and the old h with z."),
+                    _("gi, gh = (x_t @ W_ih.T + b_ih).chunk(3, 1), (h @ W_hh.T + b_hh).chunk(3, 1); "
+                      "n = torch.tanh(gi[2] + __ * gh[2]); return (1 - z) * __ + z * __"))
+    return correct(_("the same as nn.GRU: two gates instead of the LSTM's three, and no separate cell state."))
+
+
+def _seeds_reference(x, W, b):
+    """The seeds' LSTM, W = [W_f; W_i; W_C; W_o] on [h, x], b = [b_f; b_i; b_C; b_o], from zero state."""
+    n = W.shape[0] // 4
+    p = {}
+    for k, g in enumerate("fico"):
+        rows = slice(k * n, (k + 1) * n)
+        p.update({f"W_h{g}": W[rows, :n], f"W_x{g}": W[rows, n:], f"b_{g}": b[rows]})
+    return lstm_forward(x, None, None, **p).h
+
+
+@checker
+def load_seeds_lstm(fn):
+    """load_seeds_lstm(lstm, W, b): copy the seeds' stacked weights W = [W_f; W_i; W_C; W_o] (4n, n + n_in), acting
+    on [h_{t-1}, x_t], and b = [b_f; b_i; b_C; b_o] into an nn.LSTM, so that it computes the seeds' LSTM."""
+    for n_in, n in [(integer(2, 5), integer(2, 5)) for _i in range(2)] + [(integer(2, 5), 1)]:
+        if n_in == n:
+            n_in += 1
+        with seeded(integer(0, 1000)):
+            lstm = nn.LSTM(n_in, n, batch_first=True)         # PyTorch's own random initial weights
+        W, b = torch.randn(4 * n, n + n_in, generator=rng()), torch.randn(4 * n, generator=rng())
+        x = torch.randn(3, integer(2, 6), n_in, generator=rng())
+        before = {k: v.clone() for k, v in lstm.state_dict().items()}
+        if unanswered(fn):
+            return placeholder()
+        with forbid(fn, "lmutils.recurrent.lstm_params_to_torch", "lmutils.recurrent.rnn_params_to_torch",
+                    "lmutils.recurrent._copy_into"):
+            got, err = call(fn, lstm, W.clone(), b.clone())
+        if err is not None:
+            return err
+        model = got if isinstance(got, nn.LSTM) else lstm
+        if model is lstm and all(torch.equal(v, before[k]) for k, v in lstm.state_dict().items()):
+            return placeholder(_("your function leaves the LSTM as it was: copy the weights into it (under "
+                                 "torch.no_grad(), with .copy_()), then run the cell again."))
+        with torch.no_grad():
+            out = model(x)[0]
+        want = _seeds_reference(x, W, b)
+        if close(out, want, 1e-4):
+            continue
+        ih, hh = model.weight_ih_l0.detach(), model.weight_hh_l0.detach()
+        blocks = {g: slice(k * n, (k + 1) * n) for k, g in enumerate("fico")}
+        torch_rows = {g: slice(k * n, (k + 1) * n) for k, g in enumerate("ifco")}
+        W_h, W_x = W[:, :n], W[:, n:]
+        if ih.shape != (4 * n, n_in) or hh.shape != (4 * n, n):
+            return hint(_("the LSTM's weights must keep their shapes: weight_ih_l0 {ih}, weight_hh_l0 {hh}.",
+                          ih=(4 * n, n_in), hh=(4 * n, n)))
+        torch_W = torch.cat([W[blocks[g]] for g in "ifco"])     # the seeds' rows in PyTorch's order
+        if torch.equal(ih, torch_W[:, :n_in]) or torch.equal(ih, W[:, :n_in]):
+            return hint(_("the columns: W acts on [h, x], so its first n_hidden columns multiply h (weight_hh_l0) "
+                          "and the rest multiply x (weight_ih_l0)."))
+        if torch.equal(ih, W_x) and torch.equal(hh, W_h):
+            return hint(_("you copied the blocks in the seeds' order f, i, C, o: PyTorch stacks its gates as i, f, "
+                          "g, o (g is C̃)."),
+                        _("rows n..2n of PyTorch's matrices are the forget gate, rows 0..n the input gate: swap the "
+                          "first two blocks."))
+        order_ok = all(torch.equal(ih[torch_rows[g]], W_x[blocks[g]]) and torch.equal(hh[torch_rows[g]],
+                                                                                      W_h[blocks[g]]) for g in "fico")
+        if order_ok:
+            total = (model.bias_ih_l0 + model.bias_hh_l0).detach()
+            if all(torch.equal(model.bias_ih_l0.detach()[torch_rows[g]], b[blocks[g]]) for g in "fico"):
+                return hint(_("the weights are right; the gates see bias_ih_l0 + bias_hh_l0, and bias_hh_l0 still "
+                              "holds PyTorch's random start."),
+                            _("put the seeds' bias in one of the two vectors and zeros in the other (their sum is "
+                              "what counts)."))
+            if not close(torch.cat([total[torch_rows[g]] for g in "fico"]), b):
+                return hint(_("the weights are right; check the biases: their sum, in PyTorch's gate order, must be "
+                              "the seeds' b."))
+        return hint(_("compare the two layouts: the seeds' W is (4n, n + n_in) on [h, x] in the order f, i, C, o; "
+                      "PyTorch has weight_ih_l0 (4n, n_in) and weight_hh_l0 (4n, n), in the order i, f, g, o."),
+                    _("cut W into its four blocks of rows and each block into its h columns and its x columns; "
+                      "copy them (under torch.no_grad()) into PyTorch's matrices in PyTorch's order."),
+                    _("W_f, W_i, W_C, W_o = W.chunk(__); stacked = torch.cat([__, __, __, __]); "
+                      "lstm.weight_hh_l0.copy_(stacked[:, :__]); lstm.weight_ih_l0.copy_(stacked[:, __:])"))
+    return correct(_("the same LSTM in two layouts: PyTorch's two matrices, and the seeds' one on [h, x]."))
+
+
+@checker
+def forget_bias(fn):
+    """forget_bias(fraction, steps) = b_f such that a cell state multiplied by f = σ(b_f) at every step keeps
+    `fraction` of its value after `steps` steps: σ(b_f)^steps = fraction."""
+    cases = [(uniform(0.05, 0.95), integer(2, 500)) for _i in range(4)] + [(0.5, 1)]
+    for fraction, steps in cases:
+        got, err = attempt(fn, fraction, steps)
+        if err is not None:
+            return err
+        value = number(got)
+        if value is None:
+            return hint(_("return one number, the bias b_f, got {kind}.", kind=type(got).__name__))
+        f = 1 / (1 + math.exp(-value)) if value > -700 else 0.0
+        kept = f ** steps
+        if math.isclose(kept, fraction, rel_tol=1e-4):
+            continue
+        where = _("for {k} steps and a fraction {p:.3g}", k=steps, p=fraction)
+        want_f = fraction ** (1 / steps)
+        if math.isclose(value, want_f, rel_tol=1e-4):
+            return hint(_("{where}: that is the forget gate's value f; the question asks for the bias b_f with "
+                          "σ(b_f) = f.", where=where))
+        if math.isclose(value, math.log(want_f), rel_tol=1e-4) or math.isclose(value, -math.log(want_f), rel_tol=1e-4):
+            return hint(_("{where}: that is a log of f: the bias is what goes INTO the sigmoid. Invert σ.",
+                          where=where),
+                        _("invert the sigmoid: if f = σ(b), then b = log(f / (1 − f))."),
+                        _("b_f = math.log(f / (1 - __))"))
+        return hint(_("{where}: with b_f = {b:.4g} the gate is f = σ(b_f) = {f:.5f}, and the cell keeps f^{k} = "
+                      "{kept:.4g} of its value, not {p:.3g}.", where=where, b=value, f=f, k=steps, kept=kept,
+                      p=fraction),
+                    _("first the f that keeps the fraction after that many steps (f multiplied by itself, steps "
+                      "times), then the b_f with σ(b_f) = f."),
+                    _("f = fraction ** (1 / __); b_f = math.log(f / (1 - __))"))
+    return correct(_("the longer the memory, the closer f must be to 1, and the larger b_f: keeping half over 100 "
+                     "steps takes b_f ≈ 5, far above the b_f = 1 implementations start with."))
+
+
+@functools.lru_cache(maxsize=64)  # the same settings train the same model: measured once
+def memory_accuracy(forget_bias: float, learning_rate: float, T: int = 30, V: int = 4, H: int = 32, steps: int = 300,
+                    seed: int = 0) -> float:
+    """An LSTM (embedding 8, n_hidden H) learns to recall the first of T random symbols out of V at the last step,
+    with its forget-gate bias started at `forget_bias`: its accuracy on 1,000 new sequences after `steps` steps."""
+    with seeded(seed):
+        embed, lstm, head = nn.Embedding(V, 8), nn.LSTM(8, H, batch_first=True), nn.Linear(H, V)
+    with torch.no_grad():
+        lstm.bias_ih_l0[H:2 * H] = forget_bias                 # PyTorch's order i, f, g, o: rows H..2H are f
+        lstm.bias_hh_l0[H:2 * H] = 0.0
+    params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=learning_rate)
+    g = torch.Generator().manual_seed(seed + 1)
+    for _step in range(steps):
+        x = torch.randint(0, V, (64, T), generator=g)
+        loss = F.cross_entropy(head(lstm(embed(x))[0][:, -1]), x[:, 0])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+    x = torch.randint(0, V, (1000, T), generator=torch.Generator().manual_seed(seed + 99))
+    with torch.no_grad():
+        return (head(lstm(embed(x))[0][:, -1]).argmax(1) == x[:, 0]).float().mean().item()
+
+
+@checker
+def long_memory(settings):
+    """Experiment: settings = dict(forget_bias=..., learning_rate=...); a small LSTM trained for 300 steps must
+    recall the first of 30 symbols with at least 90 % accuracy."""
+    if unanswered(settings):
+        return placeholder()
+    if not isinstance(settings, dict) or set(settings) != {"forget_bias", "learning_rate"}:
+        return hint(_("give a dict with two keys: dict(forget_bias=0.0, learning_rate=0.01), say."))
+    b_f, lr = number(settings["forget_bias"]), number(settings["learning_rate"])
+    if b_f is None or lr is None or not -20 <= b_f <= 20 or not 1e-5 <= lr <= 1:
+        return hint(_("forget_bias must be a number between −20 and 20, learning_rate one between 1e-5 and 1."))
+    acc = memory_accuracy(b_f, lr)
+    if acc >= 0.9:
+        return correct(_("b_f = {b:g}, η = {lr:g}: {acc:.0%} of the first symbols recalled after 30 steps. With "
+                         "f = σ({b:g}) = {f:.3f} the gradient reaches back 30 steps from the start of training.",
+                         b=b_f, lr=lr, acc=acc, f=1 / (1 + math.exp(-b_f))))
+    f = 1 / (1 + math.exp(-b_f))
+    return hint(_("b_f = {b:g}, η = {lr:g}: {acc:.0%} recalled (chance is 25%). What fraction of the cell state "
+                  "survives 30 steps with f = σ(b_f) = {f:.3f}?", b=b_f, lr=lr, acc=acc, f=f),
+                _("with f = {f:.3f}, f^30 = {kept:.2g}: the gradient from the last step barely reaches the first "
+                  "symbol. The widget above shows how far back gradients reach for each b_f.", f=f, kept=f ** 30))

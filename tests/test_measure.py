@@ -1,0 +1,73 @@
+"""lmutils.course.measure: each measurement runs (a few steps) and writes what the notebooks plot, and the committed
+measurements in data/measured/ are complete: three seeds each, every learning-rate grid brackets its best rate."""
+
+import json
+
+import pytest
+
+from lmutils.course import measure
+
+
+def test_a_tiny_optimiser_grid_writes_every_optimiser_at_every_rate(tmp_path):
+    out = tmp_path / "o.json"
+    assert measure.main(["optimisers", "--tiny", "--seeds", "0", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["command"] == "python -m lmutils.course.measure optimisers --tiny --seeds 0 1"
+    for name, spec in measure.OPTIMISERS.items():
+        for seed in (0, 1):
+            assert sorted(r["learning_rate"] for r in result["runs"] if r["optimiser"] == name and r["seed"] == seed) \
+                == sorted(spec[2])
+
+
+def test_merge_adds_seeds_and_keeps_the_others(tmp_path):
+    out = tmp_path / "o.json"
+    measure.main(["optimisers", "--tiny", "--seeds", "0", "--out", str(out)])
+    measure.main(["optimisers", "--tiny", "--seeds", "2", "--merge", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert sorted({r["seed"] for r in result["runs"]}) == [0, 2]
+    assert result["command"].endswith("--seeds 0 2")
+
+
+def test_a_tiny_models_run_scores_every_position(tmp_path):
+    out = tmp_path / "m.json"
+    assert measure.main(["models", "--tiny", "--seeds", "0", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    runs = {r["model"]: r for r in result["runs"]}
+    assert set(runs) == {"MLP", "RNN", "LSTM", "GPT"}
+    assert runs["MLP"]["loss_by_position"] is None
+    for name in ("RNN", "LSTM", "GPT"):
+        assert len(runs[name]["loss_by_position"]) == 128
+        assert 2.5 < sum(runs[name]["loss_by_position"]) / 128 < 4.5   # a few steps from log 65 = 4.17
+    assert len(result["pretrained"]["loss_by_position"]) == 128
+    assert 1.4 < result["pretrained"]["val_loss"] < 1.6                # the shipped 9,000-step GPT: 1.5201
+
+
+def committed(name):
+    path = measure.measured_path(name)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `python -m lmutils.course.measure {name}`")
+    result = json.loads(path.read_text())
+    assert "--tiny" not in result["command"] and result["machine"] and result["date"]
+    return result
+
+
+@pytest.mark.parametrize("name", ["optimisers", "models", "lr-grid", "pooling"])
+def test_each_committed_measurement_has_three_seeds(name):
+    assert sorted({r["seed"] for r in committed(name)["runs"]}) == [0, 1, 2]
+
+
+def test_the_committed_models_are_each_notebooks_model():
+    result = committed("models")
+    for r in result["runs"]:
+        assert r["notebook"] == {"MLP": "03", "RNN": "04", "LSTM": "05", "GPT": "07"}[r["model"]]
+        assert r["loss_by_position"] is None if r["model"] == "MLP" else len(r["loss_by_position"]) == 128
+
+
+@pytest.mark.parametrize("name,kind,key", [("optimisers", "optimiser", "loss"), ("lr-grid", "model", "val_loss")])
+def test_every_grid_brackets_its_best_rate(name, kind, key):
+    """The best learning rate (mean over seeds) is never at the edge of its grid: the optimum was found."""
+    runs = committed(name)["runs"]
+    for model in {r[kind] for r in runs}:
+        rates = sorted({r["learning_rate"] for r in runs if r[kind] == model})
+        mean = {lr: sum(r[key] for r in runs if r[kind] == model and r["learning_rate"] == lr) for lr in rates}
+        assert rates[0] < min(mean, key=mean.get) < rates[-1], (model, mean)
