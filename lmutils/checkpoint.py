@@ -16,7 +16,7 @@ import torch
 
 from .data import CharTokenizer, ChatTokenizer, WordTokenizer
 from .distributed import gather, world
-from .models import build_model, model_spec
+from .models import build_model, full_spec, model_spec
 
 FORMAT = "lmutils-checkpoint-1"
 TOKENIZERS = {"char": CharTokenizer, "word": WordTokenizer, "chat": ChatTokenizer}
@@ -159,7 +159,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 def restore_model(state: dict, model: torch.nn.Module) -> None:
     """Load a checkpoint's weights into model, refusing one saved from a different kind or shape."""
     model = unwrap(model)
-    want, have = state["model_spec"], model_spec(model)
+    want, have = full_spec(state["model_spec"]), model_spec(model)
     if want != have:
         diff = [f"{k}={want['config'].get(k)} (this model: {v})" for k, v in have["config"].items()
                 if want["config"].get(k) != v]
@@ -184,7 +184,12 @@ def restore(state: dict, model, optimizer, scaler, batch_gen: torch.Generator, d
     notes = []
     restore_model(state, model)
     check_resumable(state)
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"the checkpoint's optimizer state does not fit this run's optimizer ({err}). Was it "
+                              "trained with another --optimizer (adamw or muon)? Resume with the checkpoint's "
+                              "settings, or give this run a new checkpoint path.") from None
     if scaler.is_enabled() and not state["scaler"]:
         notes.append("the checkpoint was trained without float16's gradient scaler: starting a fresh one")
     else:

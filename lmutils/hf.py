@@ -28,6 +28,9 @@ _BLOCK_PAIRS = [("ln1", "ln_1", False), ("attn.qkv", "attn.c_attn", True), ("att
                 ("ln2", "ln_2", False), ("mlp.fc", "mlp.c_fc", True), ("mlp.proj", "mlp.c_proj", True)]
 
 
+GPT2_BLOCK = dict(norm="layernorm", norm_weight=True, pos="learned", mlp="gelu", qk_norm=False, tie_weights=True)
+
+
 def gpt2_config(config: GPTConfig, **overrides):
     """The transformers.GPT2Config of a course GPTConfig (exact GELU, no dropout unless the course's)."""
     from transformers import GPT2Config
@@ -59,6 +62,15 @@ def to_gpt2(model: GPT):
     """A transformers.GPT2LMHeadModel computing the same logits as the course's GPT `model`."""
     from transformers import GPT2LMHeadModel
 
+    c = model.config
+    modern = {k: getattr(c, k) for k, v in GPT2_BLOCK.items() if getattr(c, k) != v}
+    if (c.n_kv_head or c.n_head) != c.n_head:
+        modern["n_kv_head"] = c.n_kv_head
+    if c.mlp_hidden not in (None, 4 * c.n_embd):
+        modern["mlp_hidden"] = c.mlp_hidden
+    if modern:
+        raise ValueError(f"GPT-2 has none of {', '.join(f'{k}={v!r}' for k, v in modern.items())}: a GPT with the "
+                         "modern block is a Llama or a Qwen3 (lmutils.hf_llama.to_hf)")
     hf = GPT2LMHeadModel(gpt2_config(model.config)).to(next(model.parameters()).device)
     t = hf.transformer
     with torch.no_grad():

@@ -3,7 +3,9 @@
 Without a cache, every new token runs the whole sequence through the model again: O(T) work per token,
 O(T²) for T tokens. But the keys and values of past positions never change (attention is causal), so we keep
 them, per layer, and run only the newest token: its query attends to the cached keys and values. The GPT's
-own attention does the work (CausalSelfAttention.forward with a cache): nothing of it is written twice.
+own attention does the work (CausalSelfAttention.forward with a cache): nothing of it is written twice, and
+the same code serves learned or rotary positions (the new tokens are rotated by their own positions) and
+grouped-query attention (the cache then holds n_kv_head heads, not n_head).
 
     out = generate_cached(model, idx, max_new_tokens=200, top_k=1)   # same tokens as generate(..., top_k=1)
 
@@ -18,7 +20,7 @@ from .models import check_context, evaluating
 
 
 class KVCache:
-    """One attention layer's keys and values of the positions seen so far, each (B, n_head, T_seen, head size)."""
+    """One attention layer's keys and values of the positions seen so far, each (B, n_kv_head, T_seen, head size)."""
 
     def __init__(self, pad=None):
         self.k = self.v = None
@@ -51,6 +53,10 @@ class KVCache:
             k, v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)
         self.k, self.v = k, v
         return k, v
+
+    def nbytes(self) -> int:
+        """Memory the cache holds, in bytes."""
+        return 0 if self.k is None else 2 * self.k.numel() * self.k.element_size()
 
 
 @torch.no_grad()

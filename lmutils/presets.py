@@ -26,6 +26,24 @@ whole validation split; time: the training alone, or (b) the whole `python -m lm
     2 × 128, batch 16 × 128, 1600 steps, lr 1e-2, warm-up 100           0.42M     68 s (b)   1.6936
     2 × 128, batch 16 × 128, 1800 steps, lr 1e-2, warm-up 100 (this)    0.42M     79 s (b)   1.6736
 
+`modern-char-cpu` is notebook 11's modern block (RMSNorm, rotary positions, a ReLU² MLP, QK-norm, zero-initialised
+output projections) with Muon for the blocks' matrices, at the CPU preset's size, trained for the CPU preset's
+training time (lmutils.course.ladder measures the seconds per step and data/measured/ladder-cpu.json holds every
+rung). Its rates were tuned on the training run's validation estimates (20 batches) at 1,300 steps, seed 0, two
+cores shared with other work (losses do not depend on the load; the whole-split loss in brackets):
+
+    Muon lr   AdamW lr (embeddings, head, gains)   other             estimate   (whole split)
+    0.04      1e-2                                                   1.6252     (1.5980)
+    0.02      1e-2                                                   1.6126     (1.5870)
+    0.02      2e-2, min 2e-3                                         1.6173     (1.5949)
+    0.02      1e-2                                 norms without gains  1.6222  (1.6002)
+    0.01      1e-2 (this)                                            1.6056     (1.5838)
+    0.01      5e-3, min 5e-4                                         1.6097     (1.5887)
+    0.005     1e-2                                                   1.6107     (1.5915)
+
+`modern-char` is the reference run with the modern block and Muon at its usual rate (0.02, torch's example and
+Keller Jordan's; AdamW keeps the reference's 1e-3 for the rest), for one GPU: not tuned there.
+
 Every preset holds every setting (corpus, the GPT's, the training's): lmutils.run.split_settings turns one
 into a GPTConfig's arguments and a TrainConfig.
 """
@@ -33,9 +51,11 @@ into a GPTConfig's arguments and a TrainConfig.
 _REFERENCE = dict(
     corpus="shakespeare",
     n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, bias=False,
+    norm="layernorm", norm_weight=True, pos="learned", rope_base=10000.0, mlp="gelu", mlp_hidden=None,
+    qk_norm=False, n_kv_head=None, zero_init_proj=False, tie_weights=True,  # GPT-2's block (lmutils.models)
     batch_size=64, grad_accum=1, max_iters=5000,
     learning_rate=1e-3, min_lr=1e-4, warmup_iters=100, lr_decay_iters=5000,
-    beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0,
+    beta1=0.9, beta2=0.99, weight_decay=0.1, grad_clip=1.0, optimizer="adamw", muon_lr=0.02, muon_momentum=0.95,
     eval_interval=250, eval_iters=200, log_interval=10,
     dtype="auto", compile=True,
     checkpoint=None, checkpoint_interval=None, early_stop=False, seed=0,
@@ -61,6 +81,20 @@ PRESETS = {
         learning_rate=1e-2, min_lr=1e-3,
         dtype="float32", compile=False,
         about="a small GPT that beats the 5-gram in about a minute on two CPU cores"),
+}
+
+# notebook 11's modern block and its CPU training (the last rung of lmutils.course.ladder, measured there)
+MODERN_BLOCK = dict(norm="rmsnorm", pos="rope", mlp="relu2", qk_norm=True, zero_init_proj=True)
+MODERN_CPU_TRAINING = dict(optimizer="muon", muon_lr=0.01, muon_momentum=0.95)
+PRESETS |= {
+    "modern-char-cpu": dict(
+        PRESETS["shakespeare-char-cpu"], **MODERN_BLOCK, **MODERN_CPU_TRAINING, max_iters=1300, lr_decay_iters=1300,
+        about="the CPU preset's size with the modern block and Muon, trained for as long as the CPU preset "
+              "(fewer, slower steps)"),
+    "modern-char": dict(
+        _REFERENCE, **MODERN_BLOCK, optimizer="muon", muon_lr=0.02,
+        about="the reference run's size and schedule with the modern block and Muon, for one GPU (Muon's usual "
+              "rate: not tuned on a GPU)"),
 }
 
 
@@ -121,14 +155,34 @@ def format_preset(name: str, settings: dict | None = None) -> str:
                   f"context {s['block_size']}, dropout {s['dropout']}"),
         ("data", f"{s['corpus']}, batch {s['batch_size']} × {s['block_size']} tokens × "
                  f"{s['grad_accum']} micro-batch(es) = {tokens:,} tokens per step"),
-        ("optimiser", f"AdamW, betas ({s['beta1']}, {s['beta2']}), weight decay {s['weight_decay']}, "
-                      + clip),
+        ("optimiser", (f"Muon (lr {s['muon_lr']:g}, momentum {s['muon_momentum']}) for the blocks' matrices, "
+                       "AdamW for the rest: " if s["optimizer"] == "muon" else "AdamW, ")
+         + f"betas ({s['beta1']}, {s['beta2']}), weight decay {s['weight_decay']}, " + clip),
         ("schedule", schedule),
         ("evaluation", f"every {s['eval_interval']} steps, on {s['eval_iters']} batches of each split"
                        + (", stop early when validation loss rises well above its best" * s["early_stop"])),
         ("speed", f"dtype {s['dtype']}, torch.compile {'on' if s['compile'] else 'off'}"),
     ]
+    if block := modern_block(s):
+        rows.insert(1, ("block", block))
     return "\n".join([title] + [f"  {k:<11}{v}" for k, v in rows])
+
+
+def modern_block(s: dict) -> str:
+    """What of a preset's block is not GPT-2's, in words ("" for GPT-2's block)."""
+    words = {"norm": {"rmsnorm": "RMSNorm"}, "pos": {"rope": f"rotary positions (base {s['rope_base']:g})"},
+             "mlp": {"swiglu": "SwiGLU MLP", "relu2": "ReLU² MLP"}}
+    parts = [words[k][s[k]] for k in words if s[k] in words[k]]
+    parts += [text for k, text in (("qk_norm", "QK-norm"), ("zero_init_proj", "zero-initialised projections")) if s[k]]
+    if not s["norm_weight"]:
+        parts.append("norms without gains")
+    if s["n_kv_head"] not in (None, s["n_head"]):
+        parts.append(f"{s['n_kv_head']} key/value heads")
+    if s["mlp_hidden"]:
+        parts.append(f"MLP {s['mlp_hidden']} wide")
+    if not s["tie_weights"]:
+        parts.append("untied output layer")
+    return ", ".join(parts)
 
 
 def format_presets() -> str:

@@ -1,4 +1,4 @@
-"""One training loop for every language model in the course: fit() (AdamW, warm-up + cosine schedule, clipping,
+"""One training loop for every language model in the course: fit() (AdamW or Muon, warm-up + cosine schedule, clipping,
 accumulation, mixed precision, evaluation, checkpoint/resume, data-parallel under torchrun); evaluate(), the loss
 per token over a whole split. The training command around it is lmutils.run."""
 
@@ -15,8 +15,12 @@ from .data import get_batch, windows
 from .device import DTYPES, pick_device, resolve_compile, resolve_dtype
 from .distributed import agree, ddp, split_batch, world
 from .models import evaluating
+from .muon import Muon, Optimizers, muon_groups
 from .progress import Reporter, reporter
 from .speed import Meter, flops_per_token, mfu, peak_flops
+
+
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
@@ -42,6 +46,9 @@ class TrainConfig:
     checkpoint_interval: int | None = None  # default: eval_interval
     early_stop: bool = False             # stop when the validation loss has risen well above its best (overfitting)
     seed: int = 0
+    optimizer: str = "adamw"             # or "muon": Muon for the matrices inside the blocks, AdamW for the rest
+    muon_lr: float = 0.02                # Muon's peak learning rate (the schedule scales it as learning_rate)
+    muon_momentum: float = 0.95
 
     def __post_init__(self):
         at_least = {"max_iters": 1, "batch_size": 1, "block_size": 1, "grad_accum": 1, "eval_interval": 1,
@@ -55,6 +62,12 @@ class TrainConfig:
                 raise SettingError(name, f"{name} must be a finite number, got {value}")
         if self.learning_rate <= 0:
             raise SettingError("learning_rate", f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            raise SettingError("optimizer", f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.muon_lr <= 0 or not 0 <= self.muon_momentum < 1:
+            name = "muon_lr" if self.muon_lr <= 0 else "muon_momentum"
+            raise SettingError(name, f"{name} must be {'> 0' if name == 'muon_lr' else 'at least 0 and below 1'}, "
+                               f"got {getattr(self, name)}")
         if self.min_lr is not None and not 0 <= self.min_lr <= self.learning_rate:
             raise SettingError("min_lr", f"min_lr ({self.min_lr:g}) must be between 0 and learning_rate "
                                f"({self.learning_rate:g}): the cosine decays from learning_rate down to min_lr")
@@ -143,13 +156,21 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.learning_rate - min_lr)
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices and embeddings (dim >= 2), none on biases and norm gains."""
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+    """AdamW with weight decay on matrices and embeddings (dim >= 2), none on biases and norm gains. With
+    cfg.optimizer == "muon": Muon for the matrices inside the blocks (lmutils.muon) and AdamW for the rest,
+    stepped as one; each group's lr_scale is its peak rate relative to learning_rate (see train_step)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "muon":
+        matrices, params = muon_groups(model)
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2),
-                             fused=device.type == "cuda")
+    adamw = torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
+    if cfg.optimizer == "adamw":
+        return adamw
+    muon = Muon(matrices, lr=cfg.muon_lr, momentum=cfg.muon_momentum, weight_decay=cfg.weight_decay)
+    muon.param_groups[0]["lr_scale"] = cfg.muon_lr / cfg.learning_rate
+    return Optimizers(muon, adamw)
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -296,7 +317,7 @@ def train_step(model, optimizer, scaler, lr, next_batch, grad_accum, grad_clip, 
     """One optimizer step at learning rate lr over grad_accum micro-batches; returns the mean loss, as a tensor
     (reading its value would make the CPU wait for the GPU)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
     total = 0.0
     for micro in range(grad_accum):
         # under DDP, gradients are averaged across processes only in the last micro-batch's backward

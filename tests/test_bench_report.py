@@ -37,7 +37,8 @@ def test_report_on_cpu_writes_gpu_metrics_and_markdown(tmp_path, capsys):
     data = json.loads(path.read_text())
     gpu = {k: v for k, v in data.items() if k.startswith("gpu/")}
     assert set(gpu) == {"gpu/val_loss", "gpu/tokens_per_s", "gpu/peak_memory_gib", "gpu/tokens_per_s_no_compile",
-                        "gpu/notebook_seconds/01"}  # no MFU on a CPU, 1.47 not reached: left out, not null
+                        "gpu/notebook_seconds/01", "gpu/modern/val_loss", "gpu/modern/tokens_per_s",
+                        "gpu/modern/peak_memory_gib"}  # no MFU on a CPU, 1.47 not reached: left out, not null
     assert all(isinstance(v["value"], float) and v["value"] > 0 and v["tol"] == 0 for v in gpu.values())
     assert 2.0 < gpu["gpu/val_loss"]["value"] < 4.5
     assert {k: v for k, v in data.items() if not k.startswith("gpu/")} == \
@@ -46,6 +47,7 @@ def test_report_on_cpu_writes_gpu_metrics_and_markdown(tmp_path, capsys):
     assert text.startswith("# GPU report: cpu, ") and "| notebook | seconds |" in text
     assert "| 01 | " in text and "| training time to validation loss 1.47 | not reached |" in text
     assert "without torch.compile (first 20 steps)" in text and "Skipped" not in text
+    assert "| modern-char: training time to validation loss 1.47 | not reached |" in text
     assert "| notebook | seconds |" in capsys.readouterr().out  # the table is printed too
 
 

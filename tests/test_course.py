@@ -178,10 +178,11 @@ def test_nothing_in_the_notebook_needs_a_network_outside_colab(path):
     assert {i: u for i, u in uses.items() if u} == {}
 
 
-# The only modules that may reach the network: the Colab install and its URLs, and GPT-2's optional download
-# (notebook 10), which checks for a network in a second and otherwise says so and uses a local stand-in
-# (tests/test_hf.py times the offline path).
-MAY_USE_THE_NETWORK = {ROOT / "lmutils" / "course" / "__init__.py", ROOT / "lmutils" / "hf.py"}
+# The only modules that may reach the network: the Colab install and its URLs, and GPT-2's and SmolLM2's optional
+# downloads (notebooks 10 and 11), which check for a network in a second and otherwise say so and use a local
+# stand-in (tests/test_hf.py and tests/test_modern.py time the offline paths).
+MAY_USE_THE_NETWORK = {ROOT / "lmutils" / "course" / "__init__.py", ROOT / "lmutils" / "hf.py",
+                       ROOT / "lmutils" / "hf_llama.py"}
 
 
 def test_nothing_in_lmutils_needs_a_network():

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import lmutils.recurrent as rec
-from lmutils import optim
+from lmutils import modern, optim
 from lmutils.attention import MultiHeadAttention, PositionalEncoding, causal_mask, scaled_dot_product_attention, \
     sinusoidal_positions
 from lmutils.bpe import bits_per_char, merge, pair_counts
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_FILES = sorted((ROOT / "notebooks" / "solutions").glob("nb[0-9][0-9].py"))
 EXPERIMENTS = {"nb01.new_points", "nb02.optimizer_race", "nb03.small_corpus", "nb04.learning_rate",
                "nb05.long_memory", "nb06.word_order", "nb07.context_length", "nb08.loss_scale",
-               "nb09.lora_finetune", "nb10.bpe_bigram", "nb12.sft_learning_rate"}
+               "nb09.lora_finetune", "nb10.bpe_bigram", "nb11.ns_steps", "nb12.sft_learning_rate"}
 
 
 def load(path):
@@ -453,6 +453,13 @@ def _lora_count_by_building(L, C, r, k):
     return trainable_params(GPTClassifier(body, k))
 
 
+def _rms_by_module(x, w, eps):
+    norm = nn.RMSNorm(x.size(-1), eps=eps)
+    with torch.no_grad():
+        norm.weight.copy_(w)
+    return norm(x)
+
+
 def _table_of_positions(T, d, base):                    # the shortcut: one table, precomputed
     return sinusoidal_positions(40, 24)[:T, :d]
 
@@ -607,6 +614,14 @@ SHORTCUTS = [
     ("nb10", "cached_attention", _sdpa_cached, "F.sdpa", "refused"),
     ("nb10", "cached_attention", _kvcache_cached, "KVCache.extend", "refused"),
     ("nb10", "bpe_bigram", dict(merges=0, alpha=1.0), "characters", "rejected"),
+    # 11
+    ("nb11", "rms_norm", lambda x, w, eps: F.rms_norm(x, (x.size(-1),), w, eps), "F.rms_norm", "refused"),
+    ("nb11", "rms_norm", lambda x, w, eps: _rms_by_module(x, w, eps), "nn.RMSNorm", "refused"),
+    ("nb11", "rms_norm", lambda x, w, eps: modern.rms_norm(x, w, eps), "lmutils.modern.rms_norm", "refused"),
+    ("nb11", "repeat_kv", lambda k, n: modern.repeat_kv(k, n), "lmutils.modern.repeat_kv", "refused"),
+    ("nb11", "kv_cache_bytes", lambda L, h, d, T, B, b: 2 * L * h * d * T * B * b if L < 2 else 0, "half a job",
+     "rejected"),
+    ("nb11", "ns_steps", dict(steps=5, a=3.4445, b=-4.7750, c=2.0315), "torch's default", "rejected"),
     # 12
     ("nb12", "mask_prompt", lambda ids, n: scored(ids[:n], ids[n:]), "lmutils.chat.scored", "refused"),
     ("nb12", "sequence_logprob", lambda logits, t: -F.cross_entropy(logits.transpose(1, 2), t, reduction="none")

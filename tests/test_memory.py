@@ -62,6 +62,8 @@ RUNS = [
     run("10", "GPT, Tang poems", "tang", vocab="tang"),
     ("10", "GPT-2 (124M), fine-tuning", None, "gpt2", SIZES["10"]["gpu"]["finetune"]["batch_size"],
      SIZES["10"]["gpu"]["finetune"]["block_size"]),
+    run("11", "GPT-2's block", "gpt"),
+    run("11", "the modern block (Muon: AdamW's count, an upper bound)", "modern"),
 ]
 
 

@@ -5,6 +5,7 @@ In one run, within --budget-s seconds (what does not start in time is skipped, a
      reaches validation loss --target-loss (1.47, nanoGPT's figure), the validation loss over the whole
      split, tokens/s, MFU and peak GPU memory;
   2. the same preset without torch.compile, for --no-compile-steps steps (tokens/s and MFU only);
+  2b. the modern preset (--modern-preset, modern-char: notebook 11's block and Muon) to the end, as in 1;
   3. the notebooks (--notebooks, 04 to 09 by default), executed at their GPU sizes, each timed.
 The figures go into the results file of notebook 08 as gpu/... metrics (this run's only: earlier gpu/ keys
 are dropped, and a figure that does not exist, such as MFU on a CPU, is left out); the GPU's name, the date and
@@ -51,6 +52,8 @@ def report_parser():
     g.add_argument("--budget-s", type=float, default=540, help="skip the parts that would start later (default 540)")
     g.add_argument("--target-loss", type=float, default=1.47, help="validation loss to time (default 1.47)")
     g.add_argument("--no-compile-steps", type=int, default=500, help="steps of the run without torch.compile")
+    g.add_argument("--modern-preset", default="modern-char", help="then this preset, to the end, as modern/... "
+                   "figures (notebook 11's modern block and Muon; 'none': skip it)")
     g.add_argument("--notebooks", default=",".join(NOTEBOOKS), help="comma-separated numbers, or 'none'")
     g.add_argument("--results", type=Path, help="results file (default: notebook 08's; on a CPU "
                    "build/gpu-report.json)")
@@ -129,6 +132,15 @@ def markdown(device_name: str, name: str, figures: dict, notebooks: list, skippe
          fmt(figures.get("tokens_per_s_no_compile"), ",.0f")),
         ("MFU without torch.compile", fmt(figures.get("mfu_no_compile"), ".1%")),
     ]
+    modern = figures.get(f"modern/{target}")
+    if any(k.startswith("modern/") for k in figures):
+        rows += [
+            (f"{args.modern_preset}: validation loss (whole split)", fmt(figures.get("modern/val_loss"), ".4f")),
+            (f"{args.modern_preset}: training time to validation loss {args.target_loss:g}",
+             "not reached" if "modern/val_loss" in figures and modern is None else
+             fmt(modern, ".1f", f" s (step {figures.get('modern/step_to_target')})")),
+            (f"{args.modern_preset}: tokens/s", fmt(figures.get("modern/tokens_per_s"), ",.0f")),
+            (f"{args.modern_preset}: MFU", fmt(figures.get("modern/mfu"), ".1%"))]
     lines = [f"# GPU report: {device_name}, {datetime.date.today().isoformat()}", "",
              f"torch {torch.__version__}, `python -m lmutils.course.report` (budget {args.budget_s:g} s)", "",
              f"| preset {name} | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], "",
@@ -180,6 +192,11 @@ def main(argv=None) -> int:
         if plain_figures:
             figures |= {"tokens_per_s_no_compile": plain_figures["tokens_per_s"],
                         "mfu_no_compile": plain_figures["mfu"], "steps_no_compile": plain["max_iters"]}
+    if args.modern_preset != "none" and in_budget(f"preset {args.modern_preset}"):
+        modern = guarded(lambda: get_preset(args.modern_preset, **overrides))
+        if modern:
+            figures |= {f"modern/{k}": v for k, v in guarded(run_preset, modern, device, args.modern_preset,
+                                                             progress, args.target_loss).items()}
     if device.type == "cuda":
         torch.cuda.empty_cache()  # the notebooks' kernels need the memory
     for number in numbers:
@@ -190,7 +207,7 @@ def main(argv=None) -> int:
         figures[f"notebook_seconds/{number}"] = seconds
         notebooks.append((number, f"{seconds:.1f}" if error == "" else f"failed: {error}"))
         print(f"notebook {number}: {notebooks[-1][1]}", flush=True)
-    write_results(path, {k: v for k, v in figures.items() if k not in LABELS_ONLY})
+    write_results(path, {k: v for k, v in figures.items() if k.split("/")[-1] not in LABELS_ONLY})
     text = markdown(device_name, name, figures, notebooks, skipped, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

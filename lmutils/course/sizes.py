@@ -104,6 +104,16 @@ SIZES = {
                     tang=dict(model="gpt", block_size=128, n_layer=6, n_head=6, n_embd=384, max_iters=2000,
                               batch_size=32, learning_rate=1e-3, warmup_iters=100, eval_interval=250, eval_iters=20)),
     },
+    "11": {
+        # cpu: both blocks for 400 of the CPU presets' steps, the schedule fitted (one run each, ≤ 90 s in all);
+        # the full-length runs are lmutils.course.ladder's (data/measured/ladder-cpu.json)
+        "cpu": dict(gpt=dict(preset="shakespeare-char-cpu", max_iters=400, eval_interval=100, eval_iters=10),
+                    modern=dict(preset="modern-char-cpu", max_iters=400, eval_interval=100, eval_iters=10),
+                    hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64)),
+        "gpu": dict(gpt=dict(preset="shakespeare-char", max_iters=2000, dropout=0.0, eval_iters=20, compile=False),
+                    modern=dict(preset="modern-char", max_iters=2000, dropout=0.0, eval_iters=20, compile=False),
+                    hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64)),
+    },
     # 12: SFT of 09's 3 × 160 body (data/pretrained/gpt-shakespeare-3x160.ckpt) on data/instructions (lmutils.chat).
     # "sft" made the shipped checkpoint on a CPU (python -m lmutils.chat sft, see its .txt) and runs in the notebook
     # on a GPU; "demo": the short masked / unmasked / no-end-marker runs; "dpo": the preference step, beta its KL

@@ -119,7 +119,7 @@ def bits_per_char(fn):
 
 
 KV_REFERENCES = ("lmutils.attention.scaled_dot_product_attention", "lmutils.kvcache.KVCache.extend",
-                 "lmutils.models.CausalSelfAttention.forward")
+                 "lmutils.models.CausalSelfAttention.forward", "lmutils.modern.attend")
 KV_OPS = ("scaled_dot_product", "multi_head_attention")
 
 
