@@ -24,7 +24,6 @@ how far from the reference that may go (it is the strength of the KL penalty tha
 """
 
 import json
-import sys
 from contextlib import nullcontext
 
 import torch
@@ -389,9 +388,3 @@ def load_instructions(split: str) -> list[dict]:
 def accuracy(answers, references) -> float:
     """The share of answers that are exactly their reference."""
     return sum(a == r for a, r in zip(answers, references)) / max(1, len(answers))
-
-
-if __name__ == "__main__":
-    from lmutils.course.assistant import main
-
-    sys.exit(main())

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GiB = 2**30
 T4 = 15_835_398_144  # bytes: a Colab T4's memory as torch reports it ("15 GB", 14.7 GiB)
 BUDGET = T4 * 2 // 3  # a third left for the CUDA context, the allocator's fragmentation and what else is alive
-VOCAB = {"shakespeare": 65, "tang": 6521, "bpe": SIZES["10"]["gpu"]["bpe_vocab"], "gpt2": 50257}
+VOCAB = {"shakespeare": 65, "chat": 68, "tang": 6521, "bpe": SIZES["10"]["gpu"]["bpe_vocab"], "gpt2": 50257}
 
 
 def lstm_like(rnn: dict, vocab: int) -> dict:
@@ -64,6 +64,7 @@ RUNS = [
      SIZES["10"]["gpu"]["finetune"]["block_size"]),
     run("11", "GPT-2's block", "gpt"),
     run("11", "the modern block (Muon: AdamW's count, an upper bound)", "modern"),
+    run("12", "GPT, supervised fine-tuning (3 chat markers)", "sft", vocab="chat"),
 ]
 
 

@@ -1,7 +1,7 @@
-"""The commands of notebook 12 (`python -m lmutils.chat ...`):
+"""The commands of notebook 12 (`python -m lmutils.course.assistant ...`):
 
-    python -m lmutils.chat sft --export data/pretrained/gpt-shakespeare-3x160-sft.ckpt   # fine-tune, save
-    python -m lmutils.chat talk --checkpoint data/pretrained/gpt-shakespeare-3x160-sft.ckpt  # chat in a terminal
+    python -m lmutils.course.assistant sft --export data/pretrained/gpt-shakespeare-3x160-sft.ckpt   # fine-tune, save
+    python -m lmutils.course.assistant talk --checkpoint data/pretrained/gpt-shakespeare-3x160-sft.ckpt  # chat in a terminal
 
 sft starts from the pre-trained GPT (data/pretrained/gpt-shakespeare-3x160.ckpt), adds the chat template's markers
 (lmutils.chat.grow_vocab), fine-tunes on the training split of data/instructions/ with lmutils.chat.sft, scores
@@ -84,7 +84,7 @@ def talk_main(args) -> int:
     model, tok = load_model(args.checkpoint, device)
     if not isinstance(tok, ChatTokenizer):
         print(f"{args.checkpoint} holds no chat model (its tokenizer has no chat markers): give a checkpoint made by "
-              "`python -m lmutils.chat sft --export ...`", file=sys.stderr)
+              "`python -m lmutils.course.assistant sft --export ...`", file=sys.stderr)
         return 2
     chat = Chat(model, tok, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                 seed=args.seed, memory=args.memory)
@@ -105,7 +105,7 @@ def talk_main(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lmutils.chat", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lmutils.course.assistant", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sft", help="fine-tune the pre-trained GPT on the instruction data and export it")
     s.add_argument("--steps", type=int, help="optimizer steps (default: lmutils.course.sizes, notebook 12's sft)")
