@@ -1,7 +1,7 @@
 """The commands of notebook 12 (`python -m lmutils.course.assistant ...`):
 
-    python -m lmutils.course.assistant sft --export data/pretrained/gpt-shakespeare-3x160-sft.ckpt   # fine-tune, save
-    python -m lmutils.course.assistant talk --checkpoint data/pretrained/gpt-shakespeare-3x160-sft.ckpt  # chat in a terminal
+    python -m lmutils.course.assistant sft --export data/pretrained/gpt-shakespeare-3x160-sft.ckpt    # fine-tune
+    python -m lmutils.course.assistant talk --checkpoint data/pretrained/gpt-shakespeare-3x160-sft.ckpt  # chat
 
 sft starts from the pre-trained GPT (data/pretrained/gpt-shakespeare-3x160.ckpt), adds the chat template's markers
 (lmutils.chat.grow_vocab), fine-tunes on the training split of data/instructions/ with lmutils.chat.sft, scores

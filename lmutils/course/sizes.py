@@ -115,9 +115,9 @@ SIZES = {
                     hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64)),
     },
     # 12: SFT of 09's 3 × 160 body (data/pretrained/gpt-shakespeare-3x160.ckpt) on data/instructions (lmutils.chat).
-    # "sft" made the shipped checkpoint on a CPU (python -m lmutils.course.assistant sft, see its .txt) and runs in the notebook
-    # on a GPU; "demo": the short masked / unmasked / no-end-marker runs; "dpo": the preference step, beta its KL
-    # strength; "probe": validation prompts the end-marker check answers. The model settings are the body's.
+    # "sft" made the shipped checkpoint on a CPU (python -m lmutils.course.assistant sft, see its .txt) and runs in
+    # the notebook on a GPU; "demo": the short masked / unmasked / no-end-marker runs; "dpo": the preference step,
+    # beta its KL strength; "probe": validation prompts the end-marker check answers. The model settings are the body's.
     "12": {
         "cpu": dict(checkpoint="pretrained/gpt-shakespeare-3x160-sft.ckpt",
                     sft=dict(BODY_12, max_iters=600, batch_size=32, learning_rate=1e-3, min_lr=1e-4,
