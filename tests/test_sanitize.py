@@ -11,7 +11,6 @@ PATTERNS = get_sanitize_patterns(Path(__file__).with_name("nbval_sanitize.cfg").
 
 def sanitise(text: str) -> str:
     """What nbval does to every output before it compares: each (regex, replacement) in turn."""
-    assert len(PATTERNS) == 4
     for regex, replacement in PATTERNS:
         text = re.sub(regex, replacement, text)
     return text
@@ -41,3 +40,14 @@ def test_recorded_values_are_hidden_only_beside_their_reference():
     assert sanitise("val_loss/rnn = 1.8415 (reference 1.8415 ± 0.03 on CPU)") != \
         sanitise("val_loss/lstm = 1.8415 (reference 1.8415 ± 0.03 on CPU)")
     assert sanitise("val_loss/rnn = 1.8415") != sanitise("val_loss/rnn = 1.8416")
+
+
+def test_only_the_colab_hint_of_a_device_error_goes():
+    # The Colab-like pass fakes google.colab, so pick_device's error gains this hint there and nowhere else.
+    hint = " On Colab: Runtime > Change runtime type > GPU."
+    assert sanitise("no GPU here." + hint) == sanitise("no GPU here.")
+    assert sanitise("On Colab the GPU runs it") == "On Colab the GPU runs it"
+
+
+def test_every_pattern_is_tested_here():
+    assert len(PATTERNS) == 5, "a new pattern in nbval_sanitize.cfg needs a test in this file"
