@@ -5,7 +5,7 @@ only, a preference step (DPO), and a chat loop that stops at the end marker.
     model = grow_vocab(pretrained, tok.vocab_size)        # room for them in the embedding (and the tied head)
     render("Who speaks this line?\\n...", "PETRUCHIO")    # '<|user|>Who ...<|assistant|>PETRUCHIO<|end|>'
     x, y = sft_example(tok, prompt, answer)               # y is -100 (IGNORE) under the prompt: no loss there
-    sft(model, examples, cfg)                             # TrainConfig, lr_at, make_optimizer and train_step
+    sft(model, with_replay(examples, text_ids, 0.3), cfg) # TrainConfig, lr_at, make_optimizer and train_step
     answers = complete(model, tok, prompts)               # greedy answers, batched, each up to its <|end|>
     dpo(model, reference, pairs, cfg, beta=0.1)           # chosen answers up, rejected ones down, near the reference
     Chat(model, tok).reply("Who art thou?")               # a conversation, turn by turn
@@ -111,6 +111,25 @@ def continuation_example(tok, example: dict, before: str = "") -> tuple[list[int
     given words: with the template, before = render(prompt), so the model has repeated the given words itself."""
     given, rest = halves(example)
     return scored(tok.encode(before + given + " "), tok.encode(rest))
+
+
+def replay_examples(ids: torch.Tensor, n: int, length: int, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """n random windows of plain pre-training text (ids), each `length` tokens, as (inputs, targets) with loss on
+    every token. Mixed into SFT's examples they keep the model practising what it was pre-trained on: fine-tuned on
+    the instructions alone, a model forgets some of its language modelling ("replay", as InstructGPT mixes
+    pre-training gradients into its RLHF step)."""
+    g = torch.Generator().manual_seed(seed)
+    starts = torch.randint(len(ids) - length, (n,), generator=g).tolist()
+    return [(ids[s:s + length].tolist(), ids[s + 1:s + length + 1].tolist()) for s in starts]
+
+
+def with_replay(examples, ids: torch.Tensor, share: float, seed: int = 0):
+    """The SFT examples and as many replay windows (of their mean length) as make `share` of the whole mix."""
+    if not 0 <= share < 1:
+        raise ValueError(f"the replay share must be at least 0 and below 1, got {share}")
+    n = round(len(examples) * share / (1 - share))
+    length = round(sum(len(x) for x, _ in examples) / len(examples))
+    return examples + replay_examples(ids, n, length, seed) if n else list(examples)
 
 
 def pad_examples(examples, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from lmutils.chat import (IGNORE, Chat, accuracy, answer_loss, complete, continuation_example, dpo, dpo_loss,
                           few_shot, grow_vocab, halves, kl_divergence, load_instructions, pad_examples, render, scored,
-                          sequence_logprob, sft, sft_example)
+                          sequence_logprob, sft, sft_example, with_replay)
 from lmutils.checkpoint import load_model, save_checkpoint
 from lmutils.data import CharTokenizer, ChatTokenizer, WordTokenizer, load_corpus
 from lmutils.kvcache import KVCache
@@ -331,3 +331,20 @@ def test_few_shot_prompts_hold_the_shots_that_fit():
     assert text.endswith("Ay, sir\nAnswer: ") and text.startswith("or not\nAnswer: sir\n\nto be\nAnswer: Ay\n\n")
     assert len(text) <= 60 and "question" not in text
     assert few_shot("Ay, sir", shots, room=10) == "Ay, sir\nAnswer: "
+
+
+def test_replay_mixes_plain_text_windows_with_loss_on_every_token():
+    tok = ChatTokenizer(BASE)
+    examples = [sft_example(tok, "to be", "Ay"), sft_example(tok, "or not to be", "sir, no")]
+    ids = torch.tensor(BASE.encode(TEXT))
+    mixed = with_replay(examples, ids, 0.6, seed=3)
+    assert mixed[:2] == examples and len(mixed) == 5                       # 3 windows: 60 % of the mix
+    length = round(sum(len(x) for x, _ in examples) / 2)
+    text = ids.tolist()
+    for x, y in mixed[2:]:
+        assert len(x) == len(y) == length and IGNORE not in y and x[1:] == y[:-1]
+        start = next(i for i in range(len(text) - length) if text[i:i + length] == x)
+        assert y[-1] == text[start + length]                                # the next character of the text
+    assert with_replay(examples, ids, 0.6, seed=3) == mixed and with_replay(examples, ids, 0.0) == examples
+    with pytest.raises(ValueError, match="replay share"):
+        with_replay(examples, ids, 1.0)

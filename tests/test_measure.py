@@ -42,6 +42,19 @@ def test_a_tiny_models_run_scores_every_position(tmp_path):
     assert 1.4 < result["pretrained"]["val_loss"] < 1.6                # the shipped 9,000-step GPT: 1.5201
 
 
+def test_models_remeasures_one_model_and_keeps_the_others(tmp_path):
+    out = tmp_path / "m.json"
+    assert measure.main(["models", "--tiny", "--seeds", "0", "--out", str(out)]) == 0
+    before = {r["model"]: r for r in json.loads(out.read_text())["runs"]}
+    assert measure.main(["models", "--tiny", "--seeds", "0", "--models", "MLP", "--merge", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    after = {r["model"]: r for r in result["runs"]}
+    assert len(result["runs"]) == 4 and after["GPT"] == before["GPT"] and after["MLP"] != before["MLP"]
+    assert result["command"].endswith("; then python -m lmutils.course.measure models --tiny --models MLP --merge "
+                                      "--seeds 0")
+    assert "pretrained" in result
+
+
 def committed(name):
     path = measure.measured_path(name)
     if not path.exists():
@@ -71,3 +84,13 @@ def test_every_grid_brackets_its_best_rate(name, kind, key):
         rates = sorted({r["learning_rate"] for r in runs if r[kind] == model})
         mean = {lr: sum(r[key] for r in runs if r[kind] == model and r["learning_rate"] == lr) for lr in rates}
         assert rates[0] < min(mean, key=mean.get) < rates[-1], (model, mean)
+
+
+def test_a_tiny_sft_measurement_scores_every_task(tmp_path):
+    out = tmp_path / "sft.json"
+    assert measure.main(["sft", "--tiny", "--seeds", "0", "--out", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["learning_rate"], r["replay"]) for r in runs] == measure.SFT_VARIANTS[:2]
+    for run in runs:
+        assert 0 <= run["speaker"] <= 1 and 0 <= run["real_or_shuffled"] <= 1
+        assert 1.0 < run["continue (nats per character)"] < 3.0   # 4 steps from the pre-trained GPT

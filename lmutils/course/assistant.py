@@ -13,9 +13,9 @@ import sys
 from dataclasses import replace
 
 from ..chat import (TASKS, Chat, accuracy, answer_loss, complete, continuation_example, grow_vocab, load_instructions,
-                    render, sft, sft_example)
+                    render, sft, sft_example, with_replay)
 from ..checkpoint import load_model, save_checkpoint
-from ..data import ChatTokenizer, data_dir
+from ..data import ChatTokenizer, data_dir, encode_corpus
 from ..device import pick_device, seed_everything
 from ..models import num_params
 from ..progress import Printer, ProgressBar
@@ -62,15 +62,19 @@ def sft_main(args) -> int:
     model, tok = make_sft_model(device, args.seed, args.dropout)
     train, valid = load_instructions("train"), load_instructions("valid")
     examples = [sft_example(tok, e["prompt"], e["answer"], mask=not args.no_mask, end=not args.no_end) for e in train]
+    replay = sizes("12", "cpu")["replay"] if args.replay is None else args.replay
+    _, text_ids, _ = encode_corpus("shakespeare")  # the pre-training split, which holds no instruction's line
+    mixed = with_replay(examples, text_ids, replay, args.seed)
     val_examples = [sft_example(tok, e["prompt"], e["answer"]) for e in valid]
     cfg = sft_config(args)
     print(f"SFT from {PRETRAINED}: {num_params(model):,} parameters, {len(examples):,} training examples, "
           f"loss {'on the answers only' if not args.no_mask else 'on every token'}"
-          f"{', no end marker' if args.no_end else ''}")
+          f"{', no end marker' if args.no_end else ''}; {len(mixed) - len(examples):,} windows of pre-training text "
+          f"replayed ({replay:.0%} of the mix)")
     print(f"  {cfg.max_iters} steps × {cfg.batch_size} examples, lr {cfg.learning_rate:g} (warm-up {cfg.warmup_iters}, "
           f"cosine to {cfg.min_lr:g}), dropout {model.config.dropout:g}, seed {cfg.seed}, device {device}")
     report = Printer() if args.no_progress else ProgressBar("SFT")
-    sft(model, examples, cfg, tok.end_id, val_examples=val_examples, report=report)  # per answer token
+    sft(model, mixed, cfg, tok.end_id, val_examples=val_examples, report=report)  # per answer token
     for task, value in scores(model, tok, valid).items():
         print(f"validation {task}: {value:.4f}")
     if args.export:
@@ -115,6 +119,8 @@ def main(argv=None) -> int:
     s.add_argument("--eval-interval", type=int, help="steps between validation losses (default: the table's)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--dropout", type=float, default=None, help="dropout while fine-tuning (default: the model's)")
+    s.add_argument("--replay", type=float, help="share of the training mix that is plain pre-training text (default: "
+                   "the table's; 0: the instructions alone)")
     s.add_argument("--no-mask", action="store_true", help="train on every token, the prompt's too")
     s.add_argument("--no-end", action="store_true", help="leave out the end marker")
     s.add_argument("--export", help="where to save the fine-tuned weights and tokenizer")

@@ -6,6 +6,7 @@
     python -m lmutils.course.measure optimisers    # 02: SGD, momentum, Adam, AdamW on XOR over learning rates
     python -m lmutils.course.measure overfit       # 09: long runs on Prospero: over-fitting, early stopping, dropout
     python -m lmutils.course.measure pooling       # 09: the classifier with mean or last pooling, three splits
+    python -m lmutils.course.measure sft --seeds 0 # 12: SFT at two learning rates, with and without replay
     python -m lmutils.course.measure NAME --tiny --out /tmp/x.json   # a few steps each: checks that it runs
 
 Each writes data/measured/NAME.json with the command, the machine and the date, after each seed where seeds are
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..chat import load_instructions, sft, sft_example, with_replay
 from ..checkpoint import load_model
 from ..data import data_dir, encode_corpus, load_corpus, windows
 from ..finetune import (GPTClassifier, add_lora, freeze, pad_batch, plain, predict, real_or_shuffled, speeches,
@@ -36,6 +38,7 @@ from ..mlp import MLPLM, context_windows
 from ..models import (GPT, GPTConfig, LSTMConfig, LSTMLM, RNNConfig, RNNLM, TransformerConfig, TransformerModel,
                       num_params)
 from ..ngram import baselines
+from .assistant import make_sft_model, scores
 from .sizes import sizes
 from ..progress import Reporter
 from ..toy import xor_blobs
@@ -122,13 +125,16 @@ def gpt_07(vocab_size, seed):
     return GPT(GPTConfig(vocab_size, **size["gpt"].model)), replace(size["gpt"].train, seed=seed)
 
 
-def models(seeds, tiny, say):
-    """03's MLP, 04's RNN, 05's LSTM and 07's GPT, each as its notebook trains it, for several seeds: the
-    whole-split validation loss and the loss at each position of windows of 128 characters."""
+MODELS = ("MLP", "RNN", "LSTM", "GPT")
+
+
+def models(seeds, tiny, say, names=MODELS):
+    """03's MLP, 04's RNN, 05's LSTM and 07's GPT (or those of `names`), each as its notebook trains it, for several
+    seeds: the whole-split validation loss and the loss at each position of windows of 128 characters."""
     tok, train_ids, val_ids = encode_corpus("shakespeare")
     V, runs = tok.vocab_size, []
     for seed in seeds:
-        for name in ("MLP", "RNN", "LSTM", "GPT"):
+        for name in names:
             if name == "MLP":
                 model, run = train_mlp_lm(train_ids, val_ids, seed, tiny)
                 run["loss_by_position"] = None  # a fixed context of 4 characters: the same at every position
@@ -147,7 +153,7 @@ def models(seeds, tiny, say):
                       "mean loss at position t of non-overlapping validation windows of 128 characters, each read "
                       "from a fresh state (t characters of context)",
                   baselines=baselines(V, train_ids, val_ids), runs=runs)
-    if 0 in seeds:
+    if 0 in seeds and names == MODELS:
         result["pretrained"] = pretrained_by_position(val_ids)
     return result
 
@@ -210,9 +216,9 @@ def transformer(seeds, tiny, say):
     best = min(losses, key=lambda lr: losses[lr] if math.isfinite(losses[lr]) else math.inf)
     for seed in seeds[1:]:
         one(best, seed)
-    return dict(about="the seed's TransformerModel trained with notebook 07's recipe for its GPT (1,600 steps of "
-                      "16 × 128, warm-up 100, cosine to a tenth), at each learning rate with the first seed, then "
-                      "the other seeds at the best rate; val_loss: the whole validation split",
+    return dict(about=f"the seed's TransformerModel trained with notebook 07's recipe for its GPT ({train.max_iters:,} "
+                      "steps of 16 × 128, warm-up 100, cosine to a tenth), at each learning rate with the first seed, "
+                      "then the other seeds at the best rate; val_loss: the whole validation split",
                 config=vars(config), best_learning_rate=best, runs=runs)
 
 
@@ -384,9 +390,40 @@ def pooling(seeds, tiny, say):
                       "(seed: the split, the seed of real_or_shuffled and of the batches)", runs=runs)
 
 
+SFT_VARIANTS = [(1e-3, 0.0), (1e-3, 0.3), (3e-4, 0.0), (3e-4, 0.3)]  # (peak learning rate, replay share)
+
+
+def sft_recipes(seeds, tiny, say):
+    """Notebook 12's SFT (python -m lmutils.course.assistant sft) at two peak learning rates, with and without
+    replayed pre-training text: each task's measure on the validation split. What replay and a gentler rate keep
+    of the pre-trained model's language modelling (the "continue" task) and what they cost the other tasks."""
+    train, valid = load_instructions("train"), load_instructions("valid")
+    _, text_ids, _ = encode_corpus("shakespeare")
+    recipe, runs = sizes("12", CPU)["sft"].train, []
+    for seed in seeds:
+        for lr, replay in SFT_VARIANTS[:2] if tiny else SFT_VARIANTS:
+            model, tok = make_sft_model(CPU, seed)
+            examples = [sft_example(tok, e["prompt"], e["answer"]) for e in train]
+            cfg = replace(recipe, learning_rate=lr, min_lr=lr / 10, seed=seed, **(dict(max_iters=4) if tiny else {}))
+            t0 = time.perf_counter()
+            sft(model, with_replay(examples, text_ids, replay, seed), cfg, tok.end_id, report=Reporter())
+            run = dict(seed=seed, learning_rate=lr, replay=replay, steps=cfg.max_iters,
+                       seconds=time.perf_counter() - t0, **scores(model, tok, valid[:40] if tiny else valid))
+            say(f"lr {lr:g} replay {replay:.0%} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in run.items()
+                                                                          if k in TASK_KEYS))
+            runs.append(run)
+    return dict(about=f"notebook 12's SFT recipe ({recipe.max_iters} steps of {recipe.batch_size} examples, warm-up "
+                      f"{recipe.warmup_iters}, cosine to a tenth of the peak) from the pre-trained GPT, at each peak "
+                      "learning rate with and without replay (the share of the mix that is windows of pre-training "
+                      "text); each task's measure on the whole validation split: greedy exact match, and for "
+                      "continue the nats per character of the rest of the line (lower is better)", runs=runs)
+
+
+TASK_KEYS = ("speaker", "real_or_shuffled", "continue (nats per character)")
+
 MEASUREMENTS = {"models": models, "lr-grid": lr_grid, "transformer": transformer, "optimisers": optimisers,
-                "overfit": overfit, "pooling": pooling}
-PER_SEED = ("models", "lr-grid", "optimisers", "pooling")  # their seeds are independent: written one by one
+                "overfit": overfit, "pooling": pooling, "sft": sft_recipes}
+PER_SEED = ("models", "lr-grid", "optimisers", "pooling", "sft")  # their seeds are independent: written one by one
 
 
 def write(result: dict, out: Path) -> None:
@@ -401,7 +438,9 @@ def main(argv=None) -> int:
     parser.add_argument("name", choices=sorted(MEASUREMENTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tiny", action="store_true", help="a few steps per run: checks that it runs")
-    parser.add_argument("--merge", action="store_true", help="keep the runs of other seeds already in the file")
+    parser.add_argument("--merge", action="store_true", help="keep the runs of other seeds (and, with --models, of "
+                        "other models) already in the file")
+    parser.add_argument("--models", nargs="+", choices=MODELS, help="models only: train these (default: all)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: the measurements of "
                         "data/measured/ were made so, two at most at a time on a shared two-core machine)")
     parser.add_argument("--out", type=Path, default=None, help="default: data/measured/NAME.json")
@@ -418,18 +457,22 @@ def measure(args) -> int:
     out = args.out or measured_path(args.name)
     say = lambda text: print(text, flush=True)  # noqa: E731
     result = json.loads(out.read_text()) if args.merge and out.exists() else None
+    earlier = result.get("command") if result and args.models else None  # the runs kept came from that command
     t0 = time.perf_counter()
     for seeds in [[s] for s in args.seeds] if args.name in PER_SEED else [args.seeds]:
-        part = MEASUREMENTS[args.name](seeds, args.tiny, say)
+        part = MEASUREMENTS[args.name](seeds, args.tiny, say, **({"names": args.models} if args.models else {}))
         if result is None:
             result = part
-        else:  # the new seeds' runs replace those of the same seeds
-            result["runs"] = [r for r in result["runs"] if r.get("seed") not in seeds] + part["runs"]
+        else:  # the new runs replace those of the same seeds (and models)
+            new = {(r.get("model"), r.get("seed")) for r in part["runs"]}
+            result["runs"] = [r for r in result["runs"] if (r.get("model"), r.get("seed")) not in new] + part["runs"]
             result.update({k: v for k, v in part.items() if k not in result})
         seen = sorted({r["seed"] for r in result["runs"] if "seed" in r})
-        flags = (" --tiny" if args.tiny else "") + ("" if args.threads == 1 else f" --threads {args.threads}")
-        result.update(command=f"python -m lmutils.course.measure {args.name}{flags}" +
-                      ("" if seen in ([0, 1, 2], []) else " --seeds " + " ".join(map(str, seen))),
+        flags = (" --tiny" if args.tiny else "") + ("" if args.threads == 1 else f" --threads {args.threads}") + \
+            (" --models " + " ".join(args.models) + " --merge" if args.models else "")
+        this = f"python -m lmutils.course.measure {args.name}{flags}" + \
+            ("" if seen in ([0, 1, 2], []) else " --seeds " + " ".join(map(str, seen)))
+        result.update(command=f"{earlier}; then {this}" if earlier else this,
                       date=time.strftime("%Y-%m-%d"),
                       machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), "
                               f"torch {torch.__version__}",
