@@ -94,3 +94,9 @@ def test_a_tiny_sft_measurement_scores_every_task(tmp_path):
     for run in runs:
         assert 0 <= run["speaker"] <= 1 and 0 <= run["real_or_shuffled"] <= 1
         assert 1.0 < run["continue (nats per character)"] < 3.0   # 4 steps from the pre-trained GPT
+
+
+def test_models_is_refused_for_another_measurement(capsys):
+    with pytest.raises(SystemExit):
+        measure.main(["sft", "--tiny", "--models", "GPT"])
+    assert "--models chooses among the models of `models`" in capsys.readouterr().err

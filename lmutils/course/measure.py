@@ -445,6 +445,8 @@ def main(argv=None) -> int:
                         "data/measured/ were made so, two at most at a time on a shared two-core machine)")
     parser.add_argument("--out", type=Path, default=None, help="default: data/measured/NAME.json")
     args = parser.parse_args(argv)
+    if args.models and args.name != "models":
+        parser.error(f"--models chooses among the models of `models`, not of {args.name!r}")
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
