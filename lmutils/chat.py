@@ -5,7 +5,8 @@ only, a preference step (DPO), and a chat loop that stops at the end marker.
     model = grow_vocab(pretrained, tok.vocab_size)        # room for them in the embedding (and the tied head)
     render("Who speaks this line?\\n...", "PETRUCHIO")    # '<|user|>Who ...<|assistant|>PETRUCHIO<|end|>'
     x, y = sft_example(tok, prompt, answer)               # y is -100 (IGNORE) under the prompt: no loss there
-    sft(model, with_replay(examples, text_ids, 0.3), cfg) # TrainConfig, lr_at, make_optimizer and train_step
+    mix = with_replay(examples, text_ids, 0.3)            # + windows of plain pre-training text (30 % of the mix)
+    sft(model, mix, cfg)                                  # TrainConfig, lr_at, make_optimizer and train_step
     answers = complete(model, tok, prompts)               # greedy answers, batched, each up to its <|end|>
     dpo(model, reference, pairs, cfg, beta=0.1)           # chosen answers up, rejected ones down, near the reference
     Chat(model, tok).reply("Who art thou?")               # a conversation, turn by turn
