@@ -2,11 +2,12 @@
 
     python -m lmutils.course.ladder --time          # seconds per step of each rung: on a quiet machine
     python -m lmutils.course.ladder                 # every rung at equal tokens and at equal time
+    python -m lmutils.course.ladder --jobs 2        # the same, two runs at a time (one thread each)
     python -m lmutils.course.ladder --tiny --out /tmp/l.json   # a few steps each: checks that it runs
 
 Each rung adds one piece to the one before: GPT-2's block (the `shakespeare-char-cpu` preset: 2 layers × 128,
-batch 16 × 128, AdamW), RMSNorm, rotary positions, a SwiGLU or a ReLU² MLP (both measured, the better over
-the seeds continues), QK-norm, zero-initialised output projections, then Muon for the blocks' matrices.
+batch 16 × 128, AdamW), RMSNorm, rotary positions, a SwiGLU or a ReLU² MLP (both measured, the better one
+continues), QK-norm, zero-initialised output projections, then Muon for the blocks' matrices.
 Every rung trains with `fit` on tiny Shakespeare and is scored on the whole validation split:
 
 - at equal tokens: the preset's 1,800 steps;
@@ -14,7 +15,8 @@ Every rung trains with `fit` on tiny Shakespeare and is scored on the whole vali
   `--time` (each rung trained for `--time-steps` steps after a warm-up, the median of 3), measured on its own:
   a machine busy with other work gives wrong times (the load is recorded with them), but the same losses.
 
-The first and the last rungs, and both MLPs, train with 3 seeds. The result is written as JSON
+The first and the last rungs train with 3 seeds, the others with one (so the MLP is chosen on one run each).
+The result is written as JSON
 (data/measured/ladder-cpu.json) with the machine, the date, the commands, the counting baselines and every run.
 """
 
@@ -25,6 +27,8 @@ import platform
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -48,7 +52,7 @@ RUNGS = [  # (name, what it adds to the rung before); "MLP" stands for whichever
     ("+ Muon", MODERN_CPU_TRAINING),  # and its rates: the modern-char-cpu preset's
 ]
 MLP_RUNGS = ("+ SwiGLU", "+ ReLU²")
-SEEDED = ("GPT-2 block", *MLP_RUNGS, "+ Muon")  # 3 seeds: the first and last rungs, and the two MLPs
+SEEDED = ("GPT-2 block", "+ Muon")  # 3 seeds: the first and the last rungs
 
 
 def measured_path() -> Path:
@@ -145,39 +149,122 @@ def equal_time_steps(timings: dict, key: str, steps: int) -> int:
 
 
 def seeds_for(name: str, budget: str, seeds) -> list:
-    """3 seeds for the first and the last rungs; for the two MLPs at equal tokens, where the better is chosen."""
-    if name in ("GPT-2 block", "+ Muon") or (name in MLP_RUNGS and budget == "tokens"):
-        return list(seeds)
-    return list(seeds[:1])
+    """3 seeds for the first and the last rungs, one for the others (the MLP chosen on one run each: the
+    notebook says so)."""
+    return list(seeds) if name in SEEDED else list(seeds[:1])
 
 
-def ladder(data, timings: dict | None, seeds=(0, 1, 2), steps: int = 1800, tiny: bool = False, done=(), save=None,
-           say=print) -> list:
-    """Every rung at equal tokens (steps), then at equal time (without timings: at equal tokens only); returns
-    the runs. Runs in `done` with the same settings are kept, not trained again; save(runs) after every run."""
-    runs, mlp = [], None
+def plan(timings: dict | None, seeds, steps: int, tiny: bool, mlp: str | None) -> list:
+    """(rung, budget, seed, settings) of every run, in the order they are written; mlp: the MLP the later rungs
+    build on (None: only the runs up to the MLPs, which do not depend on it)."""
+    names = [r for r, _ in RUNGS]
+    runs = []
     for budget in ("tokens", "time") if timings else ("tokens",):
-        for name, _ in RUNGS:
-            if name not in MLP_RUNGS and mlp is None and any(r["rung"] in MLP_RUNGS for r in runs):
-                mlp = min(MLP_RUNGS, key=lambda r: mean([x["val_loss"] for x in runs if x["rung"] == r]))
-                say(f"the better MLP over {len(seeds)} seed(s) at equal tokens: {mlp}")
+        for name in names:
             if budget == "time" and name == "GPT-2 block":
                 continue  # its equal-time run is its equal-token run
+            if mlp is None and names.index(name) > names.index(MLP_RUNGS[-1]):
+                continue
             mlp_now = name if name in MLP_RUNGS else (mlp or MLP_RUNGS[-1])
             n = steps if budget == "tokens" else equal_time_steps(timings, time_key(name, mlp_now), steps)
             for seed in seeds_for(name, budget, seeds):
                 extra = dict(eval_iters=2, eval_interval=max(1, n // 2)) if tiny else {}
                 settings = rung_settings(name, mlp_now, max_iters=n, seed=seed, **extra)
-                settings = {k: v for k, v in settings.items() if k != "about"}
-                run = next((r for r in done if r["settings"] == settings and r["budget"] == budget), None)
-                if run is None:
-                    run = dict(rung=name, budget=budget, seed=seed, **train(settings, data), settings=settings)
-                say(f"{name:26} {budget:6} seed {seed}: {run['steps']:5} steps, {run['params']:,} params, "
-                    f"{run['seconds']:6.1f} s, whole-split val {run['val_loss']:.4f}")
-                runs.append(run)
-                if save:
-                    save(runs)
+                runs.append((name, budget, seed, {k: v for k, v in settings.items() if k != "about"}))
     return runs
+
+
+_worker_data = None
+
+
+def _start_worker(data) -> None:
+    global _worker_data
+    _worker_data = data
+    torch.set_num_threads(1)
+
+
+def in_worker(fn, *args):
+    """fn(*args, data) in a worker of `workers`."""
+    return fn(*args, _worker_data)
+
+
+def workers(jobs: int, data):
+    """A pool of `jobs` processes on one thread each, every one holding `data`; None for one job (train here)."""
+    if jobs <= 1:
+        return None
+    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(data,))
+
+
+def ladder(data, timings: dict | None, seeds=(0, 1, 2), steps: int = 1800, tiny: bool = False, done=(), save=None,
+           say=print, jobs: int = 1) -> list:
+    """Every rung at equal tokens (steps), then at equal time (without timings: at equal tokens only); returns
+    the runs. Runs in `done` with the same settings are kept, not trained again; save(runs) after every run.
+    jobs > 1 trains that many runs at a time, each in a process of its own on one thread: the same runs, the
+    same losses (each run seeds itself), about jobs times sooner on as many cores."""
+    order = {(name, budget, seed): i for i, (name, budget, seed, _) in enumerate(plan(timings, seeds, steps, tiny,
+                                                                                       MLP_RUNGS[-1]))}
+    finished = {}
+
+    def record(name, budget, seed, run):
+        finished[name, budget, seed] = run
+        say(f"{name:26} {budget:6} seed {seed}: {run['steps']:5} steps, {run['params']:,} params, "
+            f"{run['seconds']:6.1f} s, whole-split val {run['val_loss']:.4f}")
+        if save:
+            save([finished[k] for k in sorted(finished, key=order.get)])
+
+    def run_all(specs, pool):
+        todo = {}
+        for name, budget, seed, settings in specs:
+            if (name, budget, seed) in finished:
+                continue
+            run = next((r for r in done if r["settings"] == settings and r["budget"] == budget), None)
+            if run is not None:
+                record(name, budget, seed, run)
+            elif pool is None:
+                record(name, budget, seed, dict(rung=name, budget=budget, seed=seed, **train(settings, data),
+                                                settings=settings))
+            else:
+                todo[pool.submit(in_worker, train, settings)] = name, budget, seed, settings
+        for future in as_completed(todo):
+            name, budget, seed, settings = todo[future]
+            record(name, budget, seed, dict(rung=name, budget=budget, seed=seed, **future.result(), settings=settings))
+
+    def chosen_mlp():
+        mlp = min(MLP_RUNGS, key=lambda r: mean([x["val_loss"] for (n, b, _), x in finished.items()
+                                                 if n == r and b == "tokens"]))
+        say(f"the better MLP at equal tokens ({len(seeds_for(mlp, 'tokens', seeds))} run(s) each): {mlp}")
+        return mlp
+
+    pool = workers(jobs, data)
+    try:
+        run_all(plan(timings, seeds, steps, tiny, None), pool)
+        run_all(plan(timings, seeds, steps, tiny, chosen_mlp()), pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return [finished[k] for k in sorted(finished, key=order.get)]
+
+
+def summary(result: dict) -> list:
+    """One row per rung of a measured ladder: its losses at equal tokens and at equal time, each as (mean,
+    standard deviation, seeds), its parameters, the steps its equal time buys, its milliseconds per step and those
+    steps' training seconds from the timing (the GPT-2 rung's equal-time run is its equal-token run). The rungs
+    after the MLPs build on the MLP the ladder chose."""
+    mlp_rung = {rung_settings(r)["mlp"]: r for r in MLP_RUNGS}
+    rows = []
+    for name, _ in RUNGS:
+        runs = {b: [r for r in result["runs"] if r["rung"] == name and r["budget"] == b] for b in ("tokens", "time")}
+        runs["time"] = runs["time"] or runs["tokens"]
+        key = time_key(name, mlp_rung.get(runs["time"][0]["settings"]["mlp"], MLP_RUNGS[-1]))
+        per_step = result["timing"]["seconds_per_step"][key]["wall"]
+        rows.append(dict(rung=name, params=runs["time"][0]["params"], steps=runs["time"][0]["steps"],
+                         ms_per_step=1e3 * per_step, seconds=per_step * runs["time"][0]["steps"],
+                         **{b: spread([r["val_loss"] for r in rs]) for b, rs in runs.items()}))
+    return rows
+
+
+def spread(values) -> tuple:
+    return mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
 
 
 def mean(values) -> float:
@@ -198,6 +285,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tiny", action="store_true", help="a few steps per run: checks that it runs")
     parser.add_argument("--out", type=Path, default=None, help="default: data/measured/ladder-cpu.json")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at a time, one thread each (default 1): the same results, sooner")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's). On a machine busy with other work one thread trains "
                              "several times faster than two that wait for each other; the losses are the same")
@@ -227,7 +316,8 @@ def main(argv=None) -> int:
         about="validation loss (nats per character, the whole validation split) of each rung of the ladder from "
               "GPT-2's block to a modern one, at equal tokens and at equal training time (steps from the timing)",
         command="python -m lmutils.course.ladder" + (" --tiny" if args.tiny else "")
-                + (f" --threads {args.threads}" if args.threads else ""),
+                + (f" --threads {args.threads}" if args.threads else "")
+                + (f" --jobs {args.jobs}" if args.jobs > 1 else ""),
         machine=machine(), date=time.strftime("%Y-%m-%d"), baselines=baselines(tok.vocab_size, train_ids, val_ids),
         timing=timings, runs=[])
 
@@ -235,7 +325,7 @@ def main(argv=None) -> int:
         now = json.loads(out.read_text()).get("timing") if out.is_file() else None  # a --time run meanwhile
         write_json(dict(result, timing=now or timings, runs=runs), out)
 
-    ladder(data, timings, args.seeds, steps, args.tiny, done=previous.get("runs", []), save=save)
+    ladder(data, timings, args.seeds, steps, args.tiny, done=previous.get("runs", []), save=save, jobs=args.jobs)
     print(f"wrote {out}")
     return 0
 

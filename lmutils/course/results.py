@@ -188,11 +188,26 @@ def scoreboard(before: str | None = None) -> list[tuple[str, str, float, int | N
     return sorted(rows, key=lambda r: -r[2])
 
 
+def ladder_rows() -> list[tuple[str, str, float, int, float]]:
+    """Notebook 11's two full-length runs, from the committed ladder (data/measured/ladder-cpu.json, shown in 11):
+    GPT-2's block at the CPU preset's 1,800 steps and the modern block with Muon at equal time, each the mean of
+    3 seeds; seconds from the ladder's timing on one quiet core. [] while the ladder is not measured."""
+    from .ladder import measured_path, summary
+
+    path = measured_path()
+    if not path.is_file():
+        return []
+    rows = summary(json.loads(path.read_text()))
+    first, last = rows[0], rows[-1]
+    return [("11", "gpt2-block (ladder, 3 seeds)", first["tokens"][0], first["params"], first["seconds"]),
+            ("11", "modern + Muon (ladder, 3 seeds)", last["time"][0], last["params"], last["seconds"])]
+
+
 def scoreboard_markdown(before: str = "09") -> str:
-    """The scoreboard of notebooks before `before` (09 and 10 score other texts and tokens) as a markdown
-    table: what the README shows (tests/test_results.py keeps the two equal)."""
+    """The scoreboard of notebooks before `before` (09 and 10 score other texts and tokens) and notebook 11's
+    ladder as a markdown table: what the README shows (tests/test_results.py keeps the two equal)."""
     lines = ["| notebook | model | parameters | CPU training | validation loss |", "|---|---|--:|--:|--:|"]
-    for nb, model, loss, params, seconds in reversed(scoreboard(before)):
+    for nb, model, loss, params, seconds in sorted(scoreboard(before) + ladder_rows(), key=lambda r: r[2]):
         lines.append(f"| {nb} | {model} | {'' if params is None else f'{params:,}'} | "
                      f"{'' if seconds is None else f'{seconds:.0f} s'} | {loss:.4f} |")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """How the validation loss falls with training compute, on a CPU: the measurement behind notebook 11's scaling plot.
 
     python -m lmutils.course.scaling                          # every run below, resumable (kept in the file)
+    python -m lmutils.course.scaling --jobs 2                 # the same, two runs at a time (one thread each)
     python -m lmutils.course.scaling --tiny --out /tmp/s.json # a few steps each: checks that it runs
 
 The modern recipe (the `modern-char-cpu` preset's block and optimizer) at five sizes, each trained at the
@@ -27,7 +28,7 @@ from ..ngram import baselines
 from ..presets import get_preset
 from ..run import split_settings
 from ..train import TrainConfig, evaluate, fit
-from .ladder import machine, write_json
+from .ladder import in_worker, machine, workers, write_json
 from .ladder import measured_path as ladder_path
 from .race import LSTM_TRAIN
 
@@ -142,6 +143,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a few steps per run: checks that it runs")
     parser.add_argument("--out", type=Path, default=None, help="default: data/measured/scaling-cpu.json")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time, one thread each (default 1)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -161,18 +163,26 @@ def main(argv=None) -> int:
               "modern recipe at five sizes, GPT-2's block and notebook 05's LSTM at fractions of the CPU preset's "
               "compute C0; a power law fitted to the modern runs' frontier, and its prediction for modern-char",
         command="python -m lmutils.course.scaling" + (" --tiny" if args.tiny else "")
-                + (f" --threads {args.threads}" if args.threads else ""),
+                + (f" --threads {args.threads}" if args.threads else "")
+                + (f" --jobs {args.jobs}" if args.jobs > 1 else ""),
         machine=machine(), date=time.strftime("%Y-%m-%d"), c0=base_compute(tok.vocab_size),
         baselines=baselines(tok.vocab_size, train_ids, val_ids), runs=[])
-    for family, size, fraction, settings in planned(tok.vocab_size, args.tiny):
-        run = next((r for r in done if same_training(r["settings"], settings)), None)
-        if run is None:
-            run = dict(family=family, size=size, fraction=fraction, **train(family, settings, data), settings=settings)
-        run = dict(run, family=family, size=size, fraction=fraction)
-        print(f"{family:12} {size:7} {fraction:5.3f} C0: {run['steps']:6} steps, {run['flops']:.2e} FLOPs, "
-              f"{run['seconds']:6.1f} s, whole-split val {run['val_loss']:.4f}", flush=True)
-        result["runs"].append(run)
-        write_json(result, out)
+    plan = list(planned(tok.vocab_size, args.tiny))
+    found = [next((r for r in done if same_training(r["settings"], p[3])), None) for p in plan]
+    pool = workers(args.jobs, data)
+    futures = {i: pool.submit(in_worker, train, p[0], p[3]) for i, p in enumerate(plan) if found[i] is None and pool}
+    try:
+        for i, (family, size, fraction, settings) in enumerate(plan):  # in the plan's order, as they finish
+            run = found[i] or dict(family=family, size=size, fraction=fraction, settings=settings,
+                                   **(futures[i].result() if pool else train(family, settings, data)))
+            run = dict(run, family=family, size=size, fraction=fraction)
+            print(f"{family:12} {size:7} {fraction:5.3f} C0: {run['steps']:6} steps, {run['flops']:.2e} FLOPs, "
+                  f"{run['seconds']:6.1f} s, whole-split val {run['val_loss']:.4f}", flush=True)
+            result["runs"].append(run)
+            write_json(result, out)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     a, alpha = fit_power_law(frontier(result["runs"]))
     c_gpu = gpu_compute(tok.vocab_size)
     result["fit"] = dict(a=a, alpha=alpha, points=frontier(result["runs"]), gpu_flops=c_gpu,

@@ -30,6 +30,10 @@ BODY_09 = dict(model="gpt", n_layer=3, n_head=4, n_embd=160, dropout=0.0, bias=F
 BODY_12 = dict(BODY_09, block_size=128)  # 12 fine-tunes the shipped 09 body, context and all
 BODY_09_GPU = dict(model="gpt", n_layer=6, n_head=6, n_embd=384, dropout=0.2, bias=False)
 
+# 11: the offline stand-in for SmolLM2-135M (a LlamaConfig: its shape in small, tied embeddings, GQA 4 → 2)
+LLAMA_STANDIN = dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True)
+
 SIZES = {
     "04": {
         "cpu": dict(rnn=dict(model="rnn", n_embd=64, n_hidden=256, n_layer=1, max_iters=1500, batch_size=64,
@@ -108,12 +112,12 @@ SIZES = {
     "11": {
         # cpu: both blocks for 400 of the CPU presets' steps, the schedule fitted (one run each, ≤ 90 s in all);
         # the full-length runs are lmutils.course.ladder's (data/measured/ladder-cpu.json)
-        "cpu": dict(gpt=dict(preset="shakespeare-char-cpu", max_iters=400, eval_interval=100, eval_iters=10),
-                    modern=dict(preset="modern-char-cpu", max_iters=400, eval_interval=100, eval_iters=10),
-                    hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64)),
+        "cpu": dict(gpt=dict(preset="shakespeare-char-cpu", max_iters=400, eval_interval=100, eval_iters=5),
+                    modern=dict(preset="modern-char-cpu", max_iters=400, eval_interval=100, eval_iters=5),
+                    hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64), llama=LLAMA_STANDIN),
         "gpu": dict(gpt=dict(preset="shakespeare-char", max_iters=2000, dropout=0.0, eval_iters=20, compile=False),
                     modern=dict(preset="modern-char", max_iters=2000, dropout=0.0, eval_iters=20, compile=False),
-                    hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64)),
+                    hf=dict(model="gpt", n_layer=2, n_head=4, n_embd=64, block_size=64), llama=LLAMA_STANDIN),
     },
     # 12: SFT of 09's 3 × 160 body (data/pretrained/gpt-shakespeare-3x160.ckpt) on data/instructions (lmutils.chat).
     # "sft" made the shipped checkpoint on a CPU (python -m lmutils.course.assistant sft, see its .txt) and runs in
