@@ -29,6 +29,19 @@ def test_equal_time_steps_follow_the_seconds_per_step():
     assert ladder.equal_time_steps(timings, "+ Muon, ReLU²", 1800) == 1440
 
 
+def test_a_timing_on_more_threads_adds_the_last_rung_at_its_equal_time():
+    timings = {"seconds_per_step": {key: {"wall": 0.1} for key, _, _ in ladder.timed_rungs()}}
+    two = {"seconds_per_step": {key: {"wall": 0.15 if key.startswith("+ Muon") else 0.1}
+                                for key, _, _ in ladder.timed_rungs()}}
+    result = {"timing": timings, "timing_2_threads": two, "timing_3": {}}
+    others = ladder.other_timings(result)
+    assert list(others) == ["time, 2 threads"]
+    runs = ladder.plan(timings, (0, 1, 2), 1800, False, "+ SwiGLU", others)
+    extra = [(name, seed, s["max_iters"]) for name, budget, seed, s in runs if budget == "time, 2 threads"]
+    assert extra == [("+ Muon", seed, 1200) for seed in (0, 1, 2)]
+    assert ladder.timing_key(1) == "timing" and ladder.timing_key(2) == "timing_2_threads"
+
+
 def test_a_tiny_ladder_writes_every_rung(tmp_path, monkeypatch):
     out = tmp_path / "ladder.json"
     assert ladder.main(["--tiny", "--seeds", "0", "--threads", "1", "--out", str(out)]) == 0
@@ -117,3 +130,7 @@ def test_the_committed_ladder_holds_what_notebook_11_the_presets_and_the_scorebo
     preset = get_preset("modern-char-cpu", seed=run["seed"])
     assert {k: v for k, v in preset.items() if k != "about"} == run["settings"]
     assert [r[2] for r in ladder_rows()] == [first["tokens"][0], last["time"][0]]
+    # on two threads Muon's step costs more against GPT-2's: at that equal time too, 3 seeds, the same margin
+    (two,) = ladder.at_other_threads(result)
+    assert two["threads"] == 2 and two["loss"][2] == 3 and two["steps"] < last["steps"]
+    assert first["tokens"][0] - two["loss"][0] >= 0.04, "on two threads the modern recipe no longer wins by 0.04"

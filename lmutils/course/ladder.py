@@ -1,6 +1,7 @@
 """From GPT-2's block to a modern one, a piece at a time, on a CPU: the measurement behind notebook 11's ladder.
 
-    python -m lmutils.course.ladder --time          # seconds per step of each rung: on a quiet machine
+    python -m lmutils.course.ladder --time          # seconds per step of each rung, one thread: on a quiet machine
+    python -m lmutils.course.ladder --time --threads 2   # the same on two threads (the last rung's steps differ)
     python -m lmutils.course.ladder                 # every rung at equal tokens and at equal time
     python -m lmutils.course.ladder --jobs 2        # the same, two runs at a time (one thread each)
     python -m lmutils.course.ladder --tiny --out /tmp/l.json   # a few steps each: checks that it runs
@@ -14,6 +15,8 @@ Every rung trains with `fit` on tiny Shakespeare and is scored on the whole vali
 - at equal time: as many steps as take the GPT-2 rung's 1,800 steps' training time. Seconds per step come from
   `--time` (each rung trained for `--time-steps` steps after a warm-up, the median of 3), measured on its own:
   a machine busy with other work gives wrong times (the load is recorded with them), but the same losses.
+  The equal time is one thread's. Threads speed the rungs up unevenly (Muon's small Newton–Schulz products gain
+  little), so a timing on N threads (`--time --threads N`) adds the last rung at that equal time too.
 
 The first and the last rungs train with 3 seeds, the others with one (so the MLP is chosen on one run each).
 The result is written as JSON
@@ -137,9 +140,22 @@ def timing(data, steps: int, repeats: int, warmup: int = 20, say=print) -> dict:
         per_rung[key] = dict(t, load_before=before, load_after=load())
         say(f"{key:34} {1e3 * t['wall']:6.1f} ms/step wall, {1e3 * t['cpu']:6.1f} ms CPU "
             f"(load {before:.2f} → {load():.2f})")
-    return dict(command="python -m lmutils.course.ladder --time" + (f" --time-steps {steps}" if steps != 100 else ""),
+    return dict(command="python -m lmutils.course.ladder --time" + (f" --time-steps {steps}" if steps != 100 else "")
+                + f" --threads {torch.get_num_threads()}",
                 machine=machine(), date=time.strftime("%Y-%m-%d %H:%M"), steps=steps, repeats=repeats,
                 seconds_per_step=per_rung)
+
+
+def timing_key(threads: int) -> str:
+    """Where a timing on `threads` threads is kept: "timing" (one thread, the equal time of every rung) or
+    "timing_N_threads"."""
+    return "timing" if threads == 1 else f"timing_{threads}_threads"
+
+
+def other_timings(result: dict) -> dict:
+    """{budget: timing} of the timings on more than one thread in a ladder's file; budget e.g. "time, 2 threads"."""
+    return {f"time, {key.split('_')[1]} threads": t for key, t in result.items()
+            if key.startswith("timing_") and key.endswith("_threads")}
 
 
 def equal_time_steps(timings: dict, key: str, steps: int) -> int:
@@ -154,19 +170,23 @@ def seeds_for(name: str, budget: str, seeds) -> list:
     return list(seeds) if name in SEEDED else list(seeds[:1])
 
 
-def plan(timings: dict | None, seeds, steps: int, tiny: bool, mlp: str | None) -> list:
+def plan(timings: dict | None, seeds, steps: int, tiny: bool, mlp: str | None, others: dict | None = None) -> list:
     """(rung, budget, seed, settings) of every run, in the order they are written; mlp: the MLP the later rungs
-    build on (None: only the runs up to the MLPs, which do not depend on it)."""
+    build on (None: only the runs up to the MLPs, which do not depend on it); others: other_timings(), whose
+    budgets train the last rung only."""
     names = [r for r, _ in RUNGS]
+    budgets = {"tokens": None} | ({"time": timings} if timings else {}) | (others or {})
     runs = []
-    for budget in ("tokens", "time") if timings else ("tokens",):
+    for budget, timed in budgets.items():
         for name in names:
-            if budget == "time" and name == "GPT-2 block":
+            if budget != "tokens" and name == "GPT-2 block":
                 continue  # its equal-time run is its equal-token run
+            if budget in (others or {}) and name != names[-1]:
+                continue
             if mlp is None and names.index(name) > names.index(MLP_RUNGS[-1]):
                 continue
             mlp_now = name if name in MLP_RUNGS else (mlp or MLP_RUNGS[-1])
-            n = steps if budget == "tokens" else equal_time_steps(timings, time_key(name, mlp_now), steps)
+            n = steps if budget == "tokens" else equal_time_steps(timed, time_key(name, mlp_now), steps)
             for seed in seeds_for(name, budget, seeds):
                 extra = dict(eval_iters=2, eval_interval=max(1, n // 2)) if tiny else {}
                 settings = rung_settings(name, mlp_now, max_iters=n, seed=seed, **extra)
@@ -196,13 +216,14 @@ def workers(jobs: int, data):
 
 
 def ladder(data, timings: dict | None, seeds=(0, 1, 2), steps: int = 1800, tiny: bool = False, done=(), save=None,
-           say=print, jobs: int = 1) -> list:
-    """Every rung at equal tokens (steps), then at equal time (without timings: at equal tokens only); returns
-    the runs. Runs in `done` with the same settings are kept, not trained again; save(runs) after every run.
+           say=print, jobs: int = 1, others: dict | None = None) -> list:
+    """Every rung at equal tokens (steps), then at equal time (without timings: at equal tokens only), then the
+    last rung at the equal time of each timing in `others` (other_timings()); returns the runs. Runs in `done`
+    with the same settings are kept, not trained again; save(runs) after every run.
     jobs > 1 trains that many runs at a time, each in a process of its own on one thread: the same runs, the
     same losses (each run seeds itself), about jobs times sooner on as many cores."""
     order = {(name, budget, seed): i for i, (name, budget, seed, _) in enumerate(plan(timings, seeds, steps, tiny,
-                                                                                       MLP_RUNGS[-1]))}
+                                                                                       MLP_RUNGS[-1], others))}
     finished = {}
 
     def record(name, budget, seed, run):
@@ -238,7 +259,7 @@ def ladder(data, timings: dict | None, seeds=(0, 1, 2), steps: int = 1800, tiny:
     pool = workers(jobs, data)
     try:
         run_all(plan(timings, seeds, steps, tiny, None), pool)
-        run_all(plan(timings, seeds, steps, tiny, chosen_mlp()), pool)
+        run_all(plan(timings, seeds, steps, tiny, chosen_mlp(), others), pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -260,6 +281,23 @@ def summary(result: dict) -> list:
         rows.append(dict(rung=name, params=runs["time"][0]["params"], steps=runs["time"][0]["steps"],
                          ms_per_step=1e3 * per_step, seconds=per_step * runs["time"][0]["steps"],
                          **{b: spread([r["val_loss"] for r in rs]) for b, rs in runs.items()}))
+    return rows
+
+
+def at_other_threads(result: dict) -> list:
+    """The last rung at the equal time of each timing on more threads: one dict each with the threads, the two
+    rungs' milliseconds per step on them, the steps that equal time buys and the losses as (mean, sd, seeds)."""
+    rows = []
+    last = RUNGS[-1][0]
+    for budget, timed in other_timings(result).items():
+        runs = [r for r in result["runs"] if r["rung"] == last and r["budget"] == budget]
+        if not runs:
+            continue
+        key = time_key(last, next(r for r in MLP_RUNGS if rung_settings(r)["mlp"] == runs[0]["settings"]["mlp"]))
+        per_step = timed["seconds_per_step"]
+        rows.append(dict(threads=int(budget.split()[1]), steps=runs[0]["steps"],
+                         gpt2_ms=1e3 * per_step["GPT-2 block"]["wall"], ms_per_step=1e3 * per_step[key]["wall"],
+                         loss=spread([r["val_loss"] for r in runs])))
     return rows
 
 
@@ -288,11 +326,12 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at a time, one thread each (default 1): the same results, sooner")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's). On a machine busy with other work one thread trains "
-                             "several times faster than two that wait for each other; the losses are the same")
+                        help="torch threads (default: torch's; 1 for --time). On a machine busy with other work one "
+                             "thread trains several times faster than two that wait for each other; the losses are "
+                             "the same")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads or args.time:
+        torch.set_num_threads(args.threads or 1)
     out = args.out or measured_path()
     data = encode_corpus("shakespeare")
     if args.tiny:  # a short validation text: the test checks the path, not the numbers
@@ -302,8 +341,9 @@ def main(argv=None) -> int:
         steps, repeats, warmup = (3, 1, 1) if args.tiny else (args.time_steps, 3, 20)
         timings = timing(data, steps, repeats, warmup)
         if args.time:
-            write_json({**previous, "timing": timings}, out)
-            print(f"wrote the timing into {out}")
+            key = timing_key(torch.get_num_threads())
+            write_json({**previous, key: timings}, out)
+            print(f"wrote the timing into {out} as {key!r}")
             return 0
     else:
         timings = previous.get("timing")
@@ -319,13 +359,14 @@ def main(argv=None) -> int:
                 + (f" --threads {args.threads}" if args.threads else "")
                 + (f" --jobs {args.jobs}" if args.jobs > 1 else ""),
         machine=machine(), date=time.strftime("%Y-%m-%d"), baselines=baselines(tok.vocab_size, train_ids, val_ids),
-        timing=timings, runs=[])
+        timing=timings, **{k: v for k, v in previous.items() if k.startswith("timing_")}, runs=[])
 
     def save(runs):  # after every run: an interrupted ladder resumes where it stopped
         now = json.loads(out.read_text()).get("timing") if out.is_file() else None  # a --time run meanwhile
         write_json(dict(result, timing=now or timings, runs=runs), out)
 
-    ladder(data, timings, args.seeds, steps, args.tiny, done=previous.get("runs", []), save=save, jobs=args.jobs)
+    ladder(data, timings, args.seeds, steps, args.tiny, done=previous.get("runs", []), save=save, jobs=args.jobs,
+           others=other_timings(previous))
     print(f"wrote {out}")
     return 0
 
