@@ -30,6 +30,8 @@ whole validation split; time: the training alone, or (b) the whole `python -m lm
 output projections) with Muon for the blocks' matrices, at the CPU preset's size: the last rung of
 lmutils.course.ladder (data/measured/ladder-cpu.json), on the MLP it chose (SwiGLU over ReLU², one run each), for
 the CPU preset's training time on one core: 1,635 steps, from the ladder's timing (131.9 against 119.8 ms a step).
+On two threads its step is 1.59 times the CPU preset's (115.0 against 72.4 ms), so it takes about 1.4 times as
+long; the ladder's 1,133-step runs, that time on two threads, end at 1.6004 (3 seeds) against 1.6713.
 Its rates were tuned before that, with a ReLU² MLP, on the training run's validation estimates (20 batches) at
 1,300 steps, seed 0, two cores shared with other work (the whole-split loss in brackets):
 
