@@ -33,13 +33,21 @@ def test_a_timing_on_more_threads_adds_the_last_rung_at_its_equal_time():
     timings = {"seconds_per_step": {key: {"wall": 0.1} for key, _, _ in ladder.timed_rungs()}}
     two = {"seconds_per_step": {key: {"wall": 0.15 if key.startswith("+ Muon") else 0.1}
                                 for key, _, _ in ladder.timed_rungs()}}
-    result = {"timing": timings, "timing_2_threads": two, "timing_3": {}}
+    result = {"timing": timings, "timing_on_threads": {"2": two}}
     others = ladder.other_timings(result)
     assert list(others) == ["time, 2 threads"]
     runs = ladder.plan(timings, (0, 1, 2), 1800, False, "+ SwiGLU", others)
     extra = [(name, seed, s["max_iters"]) for name, budget, seed, s in runs if budget == "time, 2 threads"]
     assert extra == [("+ Muon", seed, 1200) for seed in (0, 1, 2)]
-    assert ladder.timing_key(1) == "timing" and ladder.timing_key(2) == "timing_2_threads"
+
+
+def test_a_timing_on_two_threads_is_kept_beside_the_one_thread_timing(tmp_path):
+    out = tmp_path / "ladder.json"
+    out.write_text(json.dumps({"timing": {"kept": True}}))
+    assert ladder.main(["--time", "--tiny", "--threads", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["timing"] == {"kept": True} and list(result["timing_on_threads"]) == ["2"]
+    assert "--threads 2" in result["timing_on_threads"]["2"]["command"]
 
 
 def test_a_tiny_ladder_writes_every_rung(tmp_path, monkeypatch):

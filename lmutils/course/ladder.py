@@ -146,16 +146,15 @@ def timing(data, steps: int, repeats: int, warmup: int = 20, say=print) -> dict:
                 seconds_per_step=per_rung)
 
 
-def timing_key(threads: int) -> str:
-    """Where a timing on `threads` threads is kept: "timing" (one thread, the equal time of every rung) or
-    "timing_N_threads"."""
-    return "timing" if threads == 1 else f"timing_{threads}_threads"
+def budget_on(threads) -> str:
+    """The budget of the last rung's runs at the equal time of a timing on `threads` threads."""
+    return f"time, {threads} threads"
 
 
 def other_timings(result: dict) -> dict:
-    """{budget: timing} of the timings on more than one thread in a ladder's file; budget e.g. "time, 2 threads"."""
-    return {f"time, {key.split('_')[1]} threads": t for key, t in result.items()
-            if key.startswith("timing_") and key.endswith("_threads")}
+    """{budget: timing} of a ladder file's timings on more than one thread ("timing_on_threads": {"2": timing}; one
+    thread's is "timing")."""
+    return {budget_on(n): t for n, t in result.get("timing_on_threads", {}).items()}
 
 
 def equal_time_steps(timings: dict, key: str, steps: int) -> int:
@@ -271,17 +270,21 @@ def summary(result: dict) -> list:
     standard deviation, seeds), its parameters, the steps its equal time buys, its milliseconds per step and those
     steps' training seconds from the timing (the GPT-2 rung's equal-time run is its equal-token run). The rungs
     after the MLPs build on the MLP the ladder chose."""
-    mlp_rung = {rung_settings(r)["mlp"]: r for r in MLP_RUNGS}
     rows = []
     for name, _ in RUNGS:
         runs = {b: [r for r in result["runs"] if r["rung"] == name and r["budget"] == b] for b in ("tokens", "time")}
         runs["time"] = runs["time"] or runs["tokens"]
-        key = time_key(name, mlp_rung.get(runs["time"][0]["settings"]["mlp"], MLP_RUNGS[-1]))
-        per_step = result["timing"]["seconds_per_step"][key]["wall"]
+        per_step = result["timing"]["seconds_per_step"][run_time_key(runs["time"][0])]["wall"]
         rows.append(dict(rung=name, params=runs["time"][0]["params"], steps=runs["time"][0]["steps"],
                          ms_per_step=1e3 * per_step, seconds=per_step * runs["time"][0]["steps"],
                          **{b: spread([r["val_loss"] for r in rs]) for b, rs in runs.items()}))
     return rows
+
+
+def run_time_key(run: dict) -> str:
+    """The timing's key of a run's rung, on the MLP the run trained with."""
+    mlp_rung = {rung_settings(r)["mlp"]: r for r in MLP_RUNGS}
+    return time_key(run["rung"], mlp_rung.get(run["settings"]["mlp"], MLP_RUNGS[-1]))
 
 
 def at_other_threads(result: dict) -> list:
@@ -289,14 +292,13 @@ def at_other_threads(result: dict) -> list:
     rungs' milliseconds per step on them, the steps that equal time buys and the losses as (mean, sd, seeds)."""
     rows = []
     last = RUNGS[-1][0]
-    for budget, timed in other_timings(result).items():
-        runs = [r for r in result["runs"] if r["rung"] == last and r["budget"] == budget]
+    for threads, timed in result.get("timing_on_threads", {}).items():
+        runs = [r for r in result["runs"] if r["rung"] == last and r["budget"] == budget_on(threads)]
         if not runs:
             continue
-        key = time_key(last, next(r for r in MLP_RUNGS if rung_settings(r)["mlp"] == runs[0]["settings"]["mlp"]))
         per_step = timed["seconds_per_step"]
-        rows.append(dict(threads=int(budget.split()[1]), steps=runs[0]["steps"],
-                         gpt2_ms=1e3 * per_step["GPT-2 block"]["wall"], ms_per_step=1e3 * per_step[key]["wall"],
+        rows.append(dict(threads=int(threads), steps=runs[0]["steps"], gpt2_ms=1e3 * per_step["GPT-2 block"]["wall"],
+                         ms_per_step=1e3 * per_step[run_time_key(runs[0])]["wall"],
                          loss=spread([r["val_loss"] for r in runs])))
     return rows
 
@@ -341,9 +343,13 @@ def main(argv=None) -> int:
         steps, repeats, warmup = (3, 1, 1) if args.tiny else (args.time_steps, 3, 20)
         timings = timing(data, steps, repeats, warmup)
         if args.time:
-            key = timing_key(torch.get_num_threads())
-            write_json({**previous, key: timings}, out)
-            print(f"wrote the timing into {out} as {key!r}")
+            threads = torch.get_num_threads()
+            if threads == 1:
+                previous["timing"] = timings
+            else:
+                previous.setdefault("timing_on_threads", {})[str(threads)] = timings
+            write_json(previous, out)
+            print(f"wrote the timing on {threads} thread(s) into {out}")
             return 0
     else:
         timings = previous.get("timing")
@@ -359,7 +365,7 @@ def main(argv=None) -> int:
                 + (f" --threads {args.threads}" if args.threads else "")
                 + (f" --jobs {args.jobs}" if args.jobs > 1 else ""),
         machine=machine(), date=time.strftime("%Y-%m-%d"), baselines=baselines(tok.vocab_size, train_ids, val_ids),
-        timing=timings, **{k: v for k, v in previous.items() if k.startswith("timing_")}, runs=[])
+        timing=timings, timing_on_threads=previous.get("timing_on_threads", {}), runs=[])
 
     def save(runs):  # after every run: an interrupted ladder resumes where it stopped
         now = json.loads(out.read_text()).get("timing") if out.is_file() else None  # a --time run meanwhile
