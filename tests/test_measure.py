@@ -76,6 +76,17 @@ def test_the_committed_models_are_each_notebooks_model():
         assert r["loss_by_position"] is None if r["model"] == "MLP" else len(r["loss_by_position"]) == 128
 
 
+def test_the_committed_runs_train_as_long_as_their_notebooks_do_now():
+    """A notebook's steps changed without measuring again leaves its plots showing another training."""
+    from lmutils.course.sizes import sizes
+
+    steps = {"RNN": sizes("04", "cpu")["rnn"].train.max_iters, "LSTM": sizes("05", "cpu")["rnn"].train.max_iters,
+             "GPT": sizes("07", "cpu")["gpt"].train.max_iters}
+    for r in committed("models")["runs"]:
+        assert r["model"] == "MLP" or r["steps"] == steps[r["model"]], (r["model"], r["seed"], r["steps"])
+    assert {r["steps"] for r in committed("lr-grid")["runs"]} == {steps["LSTM"]}
+
+
 @pytest.mark.parametrize("name,kind,key", [("optimisers", "optimiser", "loss"), ("lr-grid", "model", "val_loss")])
 def test_every_grid_brackets_its_best_rate(name, kind, key):
     """The best learning rate (mean over seeds) is never at the edge of its grid: the optimum was found."""

@@ -64,9 +64,9 @@ def test_two_steps_at_these_sizes(nb, kind, key, dtype):
 def test_a_run_is_written_once_and_split_as_the_command_splits():
     gpt = sizes("07", "cpu")["gpt"]
     assert isinstance(gpt, Run) and gpt.model["block_size"] == gpt.train.block_size == 128
-    # 07's GPT on a CPU is the shakespeare-char-cpu preset's, trained the preset's way for 1,600 of its steps
-    assert gpt == split_settings(get_preset("shakespeare-char-cpu", max_iters=1600, eval_iters=10))
-    assert gpt.train.lr_decay_iters == gpt.train.max_iters == 1600
+    # 07's GPT on a CPU is the shakespeare-char-cpu preset's, trained the preset's way for 1,300 of its steps
+    assert gpt == split_settings(get_preset("shakespeare-char-cpu", max_iters=1300, eval_iters=10))
+    assert gpt.train.lr_decay_iters == gpt.train.max_iters == 1300
     rnn = sizes("04", "cpu")["rnn"]
     assert rnn.model == dict(n_embd=64, n_hidden=256, n_layer=1) and rnn.train.block_size == 64
     with pytest.raises(ValueError, match=r"unknown setting\(s\) n_hiden"):

@@ -170,7 +170,7 @@ LR_GRID = {"RNN": [2e-3, 3e-3, 5e-3, 7e-3], "LSTM": [7e-3, 1e-2, 1.5e-2, 2e-2]}
 
 
 def lr_grid(seeds, tiny, say):
-    """Notebook 05's RNN and LSTM (equal parameters, 700 steps) over a grid of learning rates, several seeds."""
+    """Notebook 05's RNN and LSTM (equal parameters, its steps) over a grid of learning rates, several seeds."""
     tok, train_ids, val_ids = encode_corpus("shakespeare")
     runs = []
     for seed in seeds:
@@ -182,8 +182,9 @@ def lr_grid(seeds, tiny, say):
                 say(f"{kind:4} lr {lr:g} seed {seed}: {run['params']:,} parameters, {run['steps']} steps in "
                     f"{run['seconds']:.0f} s, whole-split val {run['val_loss']:.4f}")
                 runs.append(run)
-    return dict(about="notebook 05's RNN (64 → 512) and LSTM (64 → 248), 700 steps of 64 × 64 characters, cosine "
-                      "schedule, clipping at 1; val_loss: the whole validation split", grid=LR_GRID, runs=runs)
+    steps = sizes("05", CPU)["rnn"].train.max_iters
+    return dict(about=f"notebook 05's RNN (64 → 512) and LSTM (64 → 248), {steps:,} steps of 64 × 64 characters, "
+                      "cosine schedule, clipping at 1; val_loss: the whole validation split", grid=LR_GRID, runs=runs)
 
 
 TRANSFORMER_LRS = [1e-2, 3e-3, 1e-3]

@@ -13,6 +13,7 @@ with the machine and the command, so that the notebook plots what was measured a
 import argparse
 import json
 import platform
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -39,6 +40,19 @@ RACE = {  # name: (steps, steps with --tiny)
 
 def measured_path() -> Path:
     return Path(data_dir()) / "measured" / "lstm-vs-gpt-cpu.json"
+
+
+def summary(measured: dict) -> dict:
+    """Each contestant's runs: {model: dict(loss=(mean, standard deviation, seeds), steps, seconds (mean), params)}."""
+    out = {}
+    for name in dict.fromkeys(r["model"] for r in measured["runs"]):
+        runs = [r for r in measured["runs"] if r["model"] == name]
+        losses = [r["val_loss"] for r in runs]
+        out[name] = dict(loss=(statistics.mean(losses), statistics.stdev(losses) if len(losses) > 1 else 0.0,
+                               len(losses)),
+                         steps=runs[0]["steps"], params=runs[0]["params"],
+                         seconds=statistics.mean(r["seconds"] for r in runs))
+    return out
 
 
 def build(name: str, vocab_size: int, steps: int, seed: int):

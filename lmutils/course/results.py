@@ -203,11 +203,25 @@ def ladder_rows() -> list[tuple[str, str, float, int, float]]:
             ("11", "modern + Muon (ladder, 3 seeds)", last["time"][0], last["params"], last["seconds"])]
 
 
+def race_rows() -> list[tuple[str, str, float, int, float]]:
+    """Notebook 08's race: the LSTM trained for as long as the CPU preset's GPT (1,800 steps each on two cores, the
+    mean of 3 seeds, data/measured/lstm-vs-gpt-cpu.json): the LSTM at the GPT's time, on the board beside 05's."""
+    from .race import measured_path, summary
+
+    path = measured_path()
+    if not path.is_file():
+        return []
+    lstm = summary(json.loads(path.read_text()))["LSTM"]
+    return [("08", f"lstm, {lstm['steps']:,} steps (race, {lstm['loss'][2]} seeds)", lstm["loss"][0], lstm["params"],
+             lstm["seconds"])]
+
+
 def scoreboard_markdown(before: str = "09") -> str:
-    """The scoreboard of notebooks before `before` (09 and 10 score other texts and tokens) and notebook 11's
-    ladder as a markdown table: what the README shows (tests/test_results.py keeps the two equal)."""
+    """The scoreboard of notebooks before `before` (09 and 10 score other texts and tokens), 08's race and notebook
+    11's ladder as a markdown table: what the README shows (tests/test_results.py keeps the two equal)."""
     lines = ["| notebook | model | parameters | CPU training | validation loss |", "|---|---|--:|--:|--:|"]
-    for nb, model, loss, params, seconds in sorted(scoreboard(before) + ladder_rows(), key=lambda r: r[2]):
+    rows = scoreboard(before) + race_rows() + ladder_rows()
+    for nb, model, loss, params, seconds in sorted(rows, key=lambda r: r[2]):
         lines.append(f"| {nb} | {model} | {'' if params is None else f'{params:,}'} | "
                      f"{'' if seconds is None else f'{seconds:.0f} s'} | {loss:.4f} |")
     return "\n".join(lines)
