@@ -13,7 +13,6 @@ with the machine and the command, so that the notebook plots what was measured a
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
 from dataclasses import replace
@@ -29,6 +28,7 @@ from ..progress import Reporter
 from ..presets import get_preset
 from ..run import split_settings
 from ..train import TrainConfig, evaluate, fit
+from .ladder import mean, spread
 
 LSTM_TRAIN = dict(batch_size=64, block_size=64, learning_rate=1e-2, min_lr=1e-3, warmup_iters=50,
                   eval_iters=20, grad_clip=1.0, dtype="float32")
@@ -47,11 +47,8 @@ def summary(measured: dict) -> dict:
     out = {}
     for name in dict.fromkeys(r["model"] for r in measured["runs"]):
         runs = [r for r in measured["runs"] if r["model"] == name]
-        losses = [r["val_loss"] for r in runs]
-        out[name] = dict(loss=(statistics.mean(losses), statistics.stdev(losses) if len(losses) > 1 else 0.0,
-                               len(losses)),
-                         steps=runs[0]["steps"], params=runs[0]["params"],
-                         seconds=statistics.mean(r["seconds"] for r in runs))
+        out[name] = dict(loss=spread([r["val_loss"] for r in runs]), steps=runs[0]["steps"],
+                         params=runs[0]["params"], seconds=mean([r["seconds"] for r in runs]))
     return out
 
 
